@@ -1,0 +1,201 @@
+/**
+ * FileStore is the one-machine config source: the control plane's data directory holds one YAML
+ * file per resource under `resources/<Kind>/<namespace>/<name>.yaml`, and the last form of each
+ * resource the translator accepted under `accepted/…`, so a resource that turns bad keeps serving
+ * after a restart too (Gloo loses it: kgw#8412). Every write is atomic; writes are serialized.
+ */
+import { readdir, readFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { parseResource, formatIssues } from '../../api/parse.js';
+import type { Resource } from '../../api/meta.js';
+import { keyOf, keyString, type ResourceKey } from '../resource-set.js';
+import { atomicWrite, syncDir } from './atomic-write.js';
+import { ConflictError } from '../errors.js';
+
+/** PutResult says what a write did, in kubectl's words. */
+export type PutAction = 'created' | 'configured' | 'unchanged';
+
+/** StoreChangeListener hears about every change to the stored resources. */
+export type StoreChangeListener = () => void;
+
+/** LoadIssue is a file in the data directory that could not be read as a resource. */
+export interface LoadIssue {
+  readonly file: string;
+  readonly message: string;
+}
+
+export class FileStore {
+  readonly #dir: string;
+  readonly #resources = new Map<string, Resource>();
+  readonly #accepted = new Map<string, Resource>();
+  readonly #listeners = new Set<StoreChangeListener>();
+  #rv = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #loadIssues: LoadIssue[] = [];
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** loadIssues lists files that could not be read at the last load; they are left on disk, unserved. */
+  get loadIssues(): readonly LoadIssue[] {
+    return this.#loadIssues;
+  }
+
+  /** load reads the data directory; it returns true when the directory was new. */
+  async load(): Promise<boolean> {
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const fresh = !(await exists(join(this.#dir, 'resources')));
+    await mkdir(join(this.#dir, 'resources'), { recursive: true });
+    this.#loadIssues = [];
+    for (const [store, sub] of [[this.#resources, 'resources'], [this.#accepted, 'accepted']] as const) {
+      store.clear();
+      for (const file of await listYaml(join(this.#dir, sub))) {
+        try {
+          const r = parseResource(parseYaml(await readFile(file, 'utf8')));
+          if (!r.ok) throw new Error(formatIssues(r).join('; '));
+          store.set(keyString(keyOf(r.resource)), r.resource);
+          this.#rv = Math.max(this.#rv, Number(r.resource.metadata.resourceVersion ?? 0) || 0);
+        } catch (err) {
+          this.#loadIssues.push({ file, message: (err as Error).message });
+        }
+      }
+    }
+    return fresh;
+  }
+
+  /** list returns every stored resource. */
+  list(): Resource[] {
+    return [...this.#resources.values()];
+  }
+
+  /** get returns one resource. */
+  get(key: ResourceKey): Resource | undefined {
+    return this.#resources.get(keyString(key));
+  }
+
+  /** acceptedForms returns the last accepted form of every resource that had one. */
+  acceptedForms(): ReadonlyMap<string, Resource> {
+    return this.#accepted;
+  }
+
+  /** onChange registers a listener called after each committed change. */
+  onChange(l: StoreChangeListener): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+
+  /**
+   * put creates or replaces a resource. A resource that names a resourceVersion other than the
+   * stored one is refused (optimistic concurrency, as the Kubernetes API does).
+   */
+  put(resource: Resource): Promise<{ action: PutAction; resource: Resource }> {
+    return this.#serialized(async () => {
+      const key = keyOf(resource);
+      const ks = keyString(key);
+      const current = this.#resources.get(ks);
+      const wanted = resource.metadata.resourceVersion;
+      if (wanted !== undefined && wanted !== (current?.metadata.resourceVersion ?? '')) {
+        throw new ConflictError(key, wanted, current?.metadata.resourceVersion);
+      }
+      if (current && sameContent(current, resource)) return { action: 'unchanged' as const, resource: current };
+      const next: Resource = structuredClone(resource);
+      next.metadata = {
+        ...next.metadata,
+        uid: current?.metadata.uid ?? randomUUID(),
+        creationTimestamp: current?.metadata.creationTimestamp ?? new Date().toISOString(),
+        generation: (current?.metadata.generation ?? 0) + 1,
+        resourceVersion: String(++this.#rv),
+      };
+      delete next.status;
+      await atomicWrite(this.#path('resources', key), toYaml(next));
+      this.#resources.set(ks, next);
+      this.#notify();
+      return { action: current ? ('configured' as const) : ('created' as const), resource: next };
+    });
+  }
+
+  /** delete removes a resource and its accepted form; it returns false when there was none. */
+  delete(key: ResourceKey): Promise<boolean> {
+    return this.#serialized(async () => {
+      const ks = keyString(key);
+      if (!this.#resources.has(ks)) return false;
+      await rm(this.#path('resources', key), { force: true });
+      await rm(this.#path('accepted', key), { force: true });
+      await syncDir(join(this.#dir, 'resources', key.kind, key.namespace)).catch(() => undefined);
+      this.#resources.delete(ks);
+      this.#accepted.delete(ks);
+      this.#notify();
+      return true;
+    });
+  }
+
+  /** recordAccepted remembers the form of a resource the translator accepted. */
+  recordAccepted(resources: readonly Resource[]): Promise<void> {
+    return this.#serialized(async () => {
+      for (const r of resources) {
+        const ks = keyString(keyOf(r));
+        const prev = this.#accepted.get(ks);
+        if (prev && prev.metadata.resourceVersion === r.metadata.resourceVersion) continue;
+        // Only the stored form can become the accepted form; a stale copy is ignored.
+        if (this.#resources.get(ks)?.metadata.resourceVersion !== r.metadata.resourceVersion) continue;
+        await atomicWrite(this.#path('accepted', keyOf(r)), toYaml(r));
+        this.#accepted.set(ks, r);
+      }
+    });
+  }
+
+  #path(area: 'resources' | 'accepted', k: ResourceKey): string {
+    return join(this.#dir, area, k.kind, k.namespace, `${k.name}.yaml`);
+  }
+
+  #notify(): void {
+    for (const l of this.#listeners) l();
+  }
+
+  // Writes run one at a time so that resourceVersions and files never interleave.
+  #serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** sameContent compares what a user controls: labels, annotations and spec. */
+function sameContent(a: Resource, b: Resource): boolean {
+  return (
+    JSON.stringify([a.apiVersion, a.metadata.labels ?? {}, a.metadata.annotations ?? {}, a.spec]) ===
+    JSON.stringify([b.apiVersion, b.metadata.labels ?? {}, b.metadata.annotations ?? {}, b.spec])
+  );
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await readdir(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function listYaml(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (e.isFile() && e.name.endsWith('.yaml') && !e.name.startsWith('.')) out.push(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
+  }
+  return out.sort();
+}
+
+

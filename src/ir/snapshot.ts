@@ -1,0 +1,160 @@
+/**
+ * The snapshot is the whole configuration of one proxy: plain, JSON-serializable data.
+ * It is the only contract between the control plane and the data plane; it imports nothing
+ * from the rest of src/ and never carries key material (it names credentials instead).
+ */
+
+/** Snapshot is everything one proxy needs, stamped with a content version. */
+export interface Snapshot {
+  /** version is the sha256 of the canonical JSON of the rest of the snapshot. */
+  readonly version: string;
+  /** proxy is the proxy name the snapshot is for (Gloo `proxyNames`), e.g. `gateway-proxy`. */
+  readonly proxy: string;
+  readonly listeners: readonly Listener[];
+  /** upstreams by their cluster name, `<name>_<namespace>` as Gloo names Envoy clusters. */
+  readonly upstreams: Readonly<Record<string, Upstream>>;
+}
+
+/** Listener is one port the proxy accepts on, built from one Gateway. */
+export interface Listener {
+  /** name is the Gateway's `<namespace>.<name>`. */
+  readonly name: string;
+  readonly bindAddress: string;
+  readonly bindPort: number;
+  readonly ssl: boolean;
+  /** virtualHosts in the order Host matching tries them does not matter: the proxy indexes them. */
+  readonly virtualHosts: readonly VirtualHost[];
+}
+
+/** VirtualHost is one VirtualService: domains to match the Host against, routes in order. */
+export interface VirtualHost {
+  /** name is the VirtualService's `<namespace>.<name>`. */
+  readonly name: string;
+  /** domains are lower-case; `*` matches anything, `*.x` a suffix, `x.*` a prefix. */
+  readonly domains: readonly string[];
+  readonly routes: readonly Route[];
+  readonly headers?: HeaderManipulation;
+}
+
+/** Route is one match and what to do with a request that matches it; the first match wins. */
+export interface Route {
+  /** name is `<vs namespace>.<vs name>.route-<index>` or the route's own `name`. */
+  readonly name: string;
+  readonly match: RouteMatch;
+  readonly action: RouteAction;
+  readonly headers?: HeaderManipulation;
+}
+
+/** PathMatch is how the request path (without the query) is compared. */
+export type PathMatch =
+  | { readonly kind: 'prefix'; readonly value: string }
+  | { readonly kind: 'exact'; readonly value: string }
+  /** regex must match the whole path (RE2 semantics as in Envoy's safe_regex). */
+  | { readonly kind: 'regex'; readonly value: string };
+
+/** RouteMatch is every condition a request must meet; all must hold. */
+export interface RouteMatch {
+  readonly path: PathMatch;
+  readonly caseSensitive: boolean;
+  readonly headers: readonly HeaderMatch[];
+  readonly queryParameters: readonly QueryParameterMatch[];
+  /** methods is empty for any method. */
+  readonly methods: readonly string[];
+}
+
+/** HeaderMatch: no value and no regex means "present"; invert flips the result. */
+export interface HeaderMatch {
+  readonly name: string;
+  readonly value?: string;
+  readonly regex?: boolean;
+  readonly invert: boolean;
+}
+
+/** QueryParameterMatch: no value means "present". */
+export interface QueryParameterMatch {
+  readonly name: string;
+  readonly value?: string;
+  readonly regex?: boolean;
+}
+
+/** RouteAction is what a matched route does. */
+export type RouteAction = ForwardAction | DirectResponseAction | RedirectAction;
+
+/** ForwardAction sends the request to one of its weighted destinations. */
+export interface ForwardAction {
+  readonly type: 'forward';
+  /** destinations with weights; a destination whose upstream is absent answers 503 (Envoy: cluster not found). */
+  readonly destinations: readonly WeightedDestination[];
+  /** timeoutMs is the whole-request timeout; 0 disables it (Envoy/Gloo default 15000). */
+  readonly timeoutMs: number;
+  readonly retries?: RetryPolicy;
+  /** prefixRewrite replaces the matched prefix (or the whole exact path). */
+  readonly prefixRewrite?: string;
+}
+
+/** WeightedDestination is one upstream, named by cluster name, with a weight. */
+export interface WeightedDestination {
+  readonly upstream: string;
+  readonly weight: number;
+}
+
+/** RetryPolicy follows Envoy's router retry policy. */
+export interface RetryPolicy {
+  /** retryOn are Envoy's conditions: 5xx, gateway-error, connect-failure, reset, retriable-4xx, retriable-status-codes. */
+  readonly retryOn: readonly string[];
+  readonly numRetries: number;
+  /** perTryTimeoutMs is 0 when each try may use the whole route timeout. */
+  readonly perTryTimeoutMs: number;
+  readonly retriableStatusCodes: readonly number[];
+}
+
+/** DirectResponseAction answers from the proxy itself. */
+export interface DirectResponseAction {
+  readonly type: 'direct-response';
+  readonly status: number;
+  readonly body?: string;
+}
+
+/** RedirectAction answers with a redirect built from the request. */
+export interface RedirectAction {
+  readonly type: 'redirect';
+  readonly status: number;
+  readonly hostRedirect?: string;
+  readonly pathRedirect?: string;
+  readonly prefixRewrite?: string;
+  readonly httpsRedirect: boolean;
+  readonly stripQuery: boolean;
+  readonly portRedirect?: number;
+}
+
+/** HeaderManipulation adds and removes request and response headers. */
+export interface HeaderManipulation {
+  readonly requestHeadersToAdd: readonly HeaderValueOption[];
+  readonly requestHeadersToRemove: readonly string[];
+  readonly responseHeadersToAdd: readonly HeaderValueOption[];
+  readonly responseHeadersToRemove: readonly string[];
+}
+
+/** HeaderValueOption is one header to add; append false replaces any existing value. */
+export interface HeaderValueOption {
+  readonly key: string;
+  readonly value: string;
+  readonly append: boolean;
+}
+
+/** Upstream is a named group of endpoints and how to reach them. */
+export interface Upstream {
+  /** name is the cluster name, `<name>_<namespace>`. */
+  readonly name: string;
+  readonly connectTimeoutMs: number;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** Endpoint is one host:port of an upstream, with the labels of the workload behind it. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** serviceAccount of the workload, when known (from its WorkloadEntry). */
+  readonly serviceAccount?: string;
+}

@@ -1,0 +1,43 @@
+/**
+ * validateSnapshot checks the invariants the proxy relies on. An issue here is a bug in the
+ * translator, not a user mistake (user mistakes become conditions on resources).
+ */
+import type { Snapshot } from './snapshot.js';
+
+/** IrIssue is one broken invariant, with the path of the offending value. */
+export interface IrIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** validateSnapshot returns every broken invariant; it never throws. */
+export function validateSnapshot(s: Snapshot): IrIssue[] {
+  const issues: IrIssue[] = [];
+  const ports = new Map<string, string>();
+  s.listeners.forEach((l, li) => {
+    const key = `${l.bindAddress}:${l.bindPort}`;
+    const other = ports.get(key);
+    if (other) issues.push({ path: `listeners[${li}]`, message: `port ${key} is also used by ${other}` });
+    ports.set(key, l.name);
+    l.virtualHosts.forEach((vh, vi) => {
+      vh.routes.forEach((r, ri) => {
+        const p = `listeners[${li}].virtualHosts[${vi}].routes[${ri}]`;
+        if (r.action.type === 'forward') {
+          if (r.action.destinations.length === 0) issues.push({ path: p, message: 'forward action without destinations' });
+          if (r.action.destinations.every((d) => d.weight <= 0)) issues.push({ path: p, message: 'no destination has a positive weight' });
+        }
+        if (r.match.path.kind === 'regex') {
+          try {
+            new RegExp(r.match.path.value);
+          } catch {
+            issues.push({ path: p, message: 'regex does not compile' });
+          }
+        }
+      });
+    });
+  });
+  for (const [name, u] of Object.entries(s.upstreams)) {
+    if (u.name !== name) issues.push({ path: `upstreams.${name}`, message: `name ${u.name} differs from its key` });
+  }
+  return issues;
+}

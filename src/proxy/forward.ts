@@ -1,0 +1,361 @@
+/**
+ * Forwarding: sends a routed request to an upstream endpoint over a pooled keep-alive
+ * connection (undici's dispatch interface, without its convenience layers) and streams the
+ * response back. Failures before the response begins become Envoy's local replies; after it
+ * began, the client connection is reset, as Envoy does.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type * as ir from '../ir/index.js';
+import type { Cluster, ClusterEndpoint } from './upstream/cluster.js';
+import type { CompiledRoute } from './router/route-table.js';
+import { LocalReply, sendLocalReply } from './local-reply.js';
+import { isHopByHop, connectionTokens, applyHeaderManipulation } from './headers.js';
+import type { ProxyStats } from './stats.js';
+
+/** ForwardContext is what a forward needs from its listener. */
+export interface ForwardContext {
+  readonly clusters: ReadonlyMap<string, Cluster>;
+  readonly scheme: 'http' | 'https';
+  readonly stats: ProxyStats;
+}
+
+/** Backoff between retries: Envoy's default base interval is 25 ms, with jitter. */
+const RETRY_BASE_MS = 25;
+
+/** UPSTREAM_TIMEOUT marks an abort caused by the route timeout. */
+class UpstreamTimeout extends Error {}
+/** DownstreamGone marks an abort caused by the client going away. */
+class DownstreamGone extends Error {}
+
+/** forward runs a forward action for one request. */
+export function forward(
+  req: IncomingMessage, res: ServerResponse, route: CompiledRoute, action: ir.ForwardAction, path: string, ctx: ForwardContext,
+): void {
+  const dest = pickDestination(action.destinations);
+  const cluster = ctx.clusters.get(dest.upstream);
+  if (!cluster) return localReply(res, LocalReply.clusterNotFound, ctx);
+  const headers = upstreamHeaders(req, route, action, ctx.scheme);
+  const upstreamPath = action.prefixRewrite !== undefined ? rewritePrefix(path, req.url!, route.route.match, action.prefixRewrite) : req.url!;
+  new Exchange(req, res, route, action, cluster, headers, upstreamPath, ctx).start();
+}
+
+function localReply(res: ServerResponse, r: LocalReply, ctx: ForwardContext): void {
+  ctx.stats.localReplies.labels(`${Math.floor(r.status / 100)}xx`, r.details).inc();
+  sendLocalReply(res, r);
+}
+
+function pickDestination(ds: readonly ir.WeightedDestination[]): ir.WeightedDestination {
+  if (ds.length === 1) return ds[0]!;
+  let total = 0;
+  for (const d of ds) total += d.weight;
+  let n = Math.random() * total;
+  for (const d of ds) {
+    n -= d.weight;
+    if (n < 0) return d;
+  }
+  return ds[ds.length - 1]!;
+}
+
+/** rewritePrefix replaces the matched prefix of the path, keeping the query string. */
+function rewritePrefix(path: string, url: string, m: ir.RouteMatch, rewrite: string): string {
+  const query = url.length > path.length ? url.slice(path.length) : '';
+  const matched = m.path.kind === 'prefix' ? m.path.value.length : path.length;
+  let out = rewrite + path.slice(matched);
+  // Envoy keeps the path absolute; `/api` rewritten to `` becomes `/`.
+  if (!out.startsWith('/')) out = `/${out}`;
+  return out + query;
+}
+
+/**
+ * upstreamHeaders builds the request headers for the upstream: the client's headers less
+ * hop-by-hop ones, plus what Envoy adds (x-forwarded-for, x-forwarded-proto, x-request-id,
+ * x-envoy-expected-rq-timeout-ms), then the route's and virtual host's header manipulation.
+ */
+function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.ForwardAction, scheme: string): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  const extra = connectionTokens(req.headers.connection);
+  let requestId: string | undefined;
+  let xff: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower) || (extra.length && extra.includes(lower))) continue;
+    // Headers the proxy sets itself: never trust the client's copy at the edge.
+    if (lower === 'x-forwarded-proto' || lower === 'x-envoy-expected-rq-timeout-ms') continue;
+    if (lower === 'x-forwarded-for') {
+      xff = xff === undefined ? raw[i + 1] : `${xff},${raw[i + 1]}`;
+      continue;
+    }
+    if (lower === 'x-request-id') requestId = raw[i + 1];
+    out.push(name, raw[i + 1]!);
+  }
+  const remote = req.socket.remoteAddress ?? '';
+  out.push('x-forwarded-for', xff ? `${xff},${remote}` : remote);
+  out.push('x-forwarded-proto', scheme);
+  if (!requestId) out.push('x-request-id', randomUUID());
+  const expected = expectedTimeout(action);
+  if (expected > 0) out.push('x-envoy-expected-rq-timeout-ms', String(expected));
+  const rh = route.route.headers;
+  if (rh) applyHeaderManipulation(out, rh.requestHeadersToAdd, rh.requestHeadersToRemove);
+  const vh = route.vhost.vhost.headers;
+  if (vh) applyHeaderManipulation(out, vh.requestHeadersToAdd, vh.requestHeadersToRemove);
+  return out;
+}
+
+/** expectedTimeout is what Envoy puts in x-envoy-expected-rq-timeout-ms: the per-try timeout if shorter. */
+function expectedTimeout(a: ir.ForwardAction): number {
+  const perTry = a.retries?.perTryTimeoutMs ?? 0;
+  if (perTry > 0 && (a.timeoutMs === 0 || perTry < a.timeoutMs)) return perTry;
+  return a.timeoutMs;
+}
+
+/** hasBody tells whether a request carries a body (RFC 9112 §6.3). */
+function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+/**
+ * Exchange is one client request's trip upstream, across retries. It implements undici's
+ * dispatch handler (the callback form, which undici's pools call directly).
+ */
+class Exchange {
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #route: CompiledRoute;
+  readonly #action: ir.ForwardAction;
+  readonly #cluster: Cluster;
+  readonly #headers: string[];
+  readonly #path: string;
+  readonly #ctx: ForwardContext;
+  readonly #withBody: boolean;
+  readonly #started = performance.now();
+  #endpoint: ClusterEndpoint | undefined;
+  #abort: ((err?: Error) => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #tryTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  #done = false;
+  /** #current guards callbacks: a retried attempt's late events are ignored. */
+  #current = 0;
+
+  constructor(
+    req: IncomingMessage, res: ServerResponse, route: CompiledRoute, action: ir.ForwardAction, cluster: Cluster,
+    headers: string[], path: string, ctx: ForwardContext,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#route = route;
+    this.#action = action;
+    this.#cluster = cluster;
+    this.#headers = headers;
+    this.#path = path;
+    this.#ctx = ctx;
+    this.#withBody = hasBody(req);
+  }
+
+  start(): void {
+    if (this.#action.timeoutMs > 0) this.#timer = setTimeout(() => this.#onTimeout(), this.#action.timeoutMs);
+    this.#res.once('close', () => {
+      if (!this.#done) this.#finish(new DownstreamGone('downstream closed'));
+    });
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    const ep = this.#cluster.pick();
+    if (!ep) return this.#fail(LocalReply.noHealthyUpstream);
+    this.#endpoint = ep;
+    this.#current++;
+    const perTry = this.#action.retries?.perTryTimeoutMs ?? 0;
+    if (perTry > 0) {
+      const attempt = this.#current;
+      this.#tryTimer = setTimeout(() => this.#onTryTimeout(attempt), perTry);
+    }
+    ep.pool.dispatch(
+      {
+        path: this.#path,
+        method: this.#req.method as Dispatcher.HttpMethod,
+        headers: this.#headers,
+        // The body is read through an iterator that does not destroy the client's request when
+        // undici gives up on it, so the client can still be told what went wrong.
+        body: this.#withBody ? (this.#req.iterator({ destroyOnReturn: false }) as unknown as Readable) : null,
+      },
+      this.#attemptHandler(this.#current),
+    );
+  }
+
+  /** #attemptHandler binds undici's callbacks to one attempt, so a retried one falls silent. */
+  #attemptHandler(attempt: number): Dispatcher.DispatchHandler {
+    const live = () => attempt === this.#current && !this.#done;
+    return {
+      onConnect: (abort) => {
+        if (!live()) return abort(new DownstreamGone('superseded'));
+        this.#abort = abort;
+      },
+      onHeaders: (status, raw, resume) => (live() ? this.#onHeaders(status, raw as Buffer[], resume) : true),
+      onData: (chunk) => (live() ? this.#onData(chunk) : true),
+      onComplete: () => {
+        if (live()) this.#onComplete();
+      },
+      onError: (err) => {
+        if (live()) this.#onError(err);
+      },
+    };
+  }
+
+  #onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true; // 1xx informational responses are not forwarded.
+    if (this.#shouldRetryStatus(status)) {
+      this.#abort?.(new DownstreamGone('retrying'));
+      this.#retry();
+      return false;
+    }
+    if (this.#tryTimer) clearTimeout(this.#tryTimer);
+    const out: string[] = [];
+    let extra: string[] | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1');
+      const lower = name.toLowerCase();
+      if (lower === 'connection') extra = connectionTokens(raw[i + 1]!.toString('latin1'));
+      if (isHopByHop(lower)) continue;
+      out.push(name, raw[i + 1]!.toString('latin1'));
+    }
+    if (extra?.length) {
+      for (let i = out.length - 2; i >= 0; i -= 2) if (extra.includes(out[i]!.toLowerCase())) out.splice(i, 2);
+    }
+    out.push('x-envoy-upstream-service-time', String(Math.round(performance.now() - this.#started)));
+    const rh = this.#route.route.headers;
+    if (rh) applyHeaderManipulation(out, rh.responseHeadersToAdd, rh.responseHeadersToRemove);
+    const vh = this.#route.vhost.vhost.headers;
+    if (vh) applyHeaderManipulation(out, vh.responseHeadersToAdd, vh.responseHeadersToRemove);
+    const res = this.#res;
+    res.writeHead(status, out);
+    this.#status = status;
+    res.on('drain', resume);
+    return true;
+  }
+
+  #status = 0;
+
+  #onData(chunk: Buffer): boolean {
+    // Returning false pauses the upstream socket until the client drains (backpressure).
+    return this.#res.write(chunk);
+  }
+
+  #onComplete(): void {
+    this.#record(this.#status);
+    this.#finish(undefined);
+    this.#res.end();
+  }
+
+  #onError(err: Error): void {
+    if (err instanceof DownstreamGone || this.#done) return;
+    if (this.#res.headersSent) {
+      // The response already began: the only honest signal left is a reset.
+      this.#record(this.#status);
+      this.#finish(err);
+      this.#res.destroy();
+      return;
+    }
+    if (err instanceof UpstreamTimeout) return; // #onTimeout answered already.
+    const failure = isConnectFailure(err);
+    if (failure) this.#cluster.stats.connectFailures.inc();
+    if (this.#shouldRetryError(failure)) return this.#retry();
+    this.#fail(LocalReply.upstreamReset(failure ? 'connection failure' : 'connection termination'));
+  }
+
+  #onTimeout(): void {
+    if (this.#done) return;
+    this.#abort?.(new UpstreamTimeout('route timeout'));
+    if (this.#res.headersSent) {
+      this.#finish(new UpstreamTimeout('route timeout'));
+      this.#res.destroy();
+    } else this.#fail(LocalReply.upstreamTimeout);
+  }
+
+  #onTryTimeout(attempt: number): void {
+    if (this.#done || attempt !== this.#current || this.#res.headersSent) return;
+    this.#abort?.(new DownstreamGone('per-try timeout'));
+    if (this.#canRetry() && this.#retryOnAny(['5xx', 'gateway-error', 'reset'])) this.#retry();
+    else this.#fail(LocalReply.upstreamTimeout);
+  }
+
+  #canRetry(): boolean {
+    const r = this.#action.retries;
+    // A streamed body cannot be sent twice; Envoy buffers it, meshgate retries only bodiless requests.
+    return !!r && !this.#withBody && this.#attempt < r.numRetries;
+  }
+
+  #retryOnAny(conditions: readonly string[]): boolean {
+    const on = this.#action.retries?.retryOn ?? [];
+    return conditions.some((c) => on.includes(c));
+  }
+
+  #shouldRetryStatus(status: number): boolean {
+    if (!this.#canRetry()) return false;
+    const r = this.#action.retries!;
+    if (status >= 500 && this.#retryOnAny(['5xx'])) return true;
+    if ((status === 502 || status === 503 || status === 504) && this.#retryOnAny(['gateway-error'])) return true;
+    if (status === 409 && this.#retryOnAny(['retriable-4xx'])) return true;
+    return this.#retryOnAny(['retriable-status-codes']) && r.retriableStatusCodes.includes(status);
+  }
+
+  #shouldRetryError(connectFailure: boolean): boolean {
+    if (!this.#canRetry()) return false;
+    if (this.#retryOnAny(['5xx', 'gateway-error', 'reset'])) return true;
+    return connectFailure && this.#retryOnAny(['connect-failure']);
+  }
+
+  #retry(): void {
+    this.#attempt++;
+    if (this.#tryTimer) clearTimeout(this.#tryTimer);
+    this.#current++; // Silences the failed attempt before the next one starts.
+    const delay = Math.random() * RETRY_BASE_MS * 2 ** (this.#attempt - 1);
+    setTimeout(() => {
+      if (!this.#done) this.#dispatch();
+    }, delay).unref();
+  }
+
+  #fail(r: LocalReply): void {
+    this.#record(r.status);
+    this.#finish(undefined);
+    this.#ctx.stats.localReplies.labels(`${Math.floor(r.status / 100)}xx`, r.details).inc();
+    sendLocalReply(this.#res, r);
+  }
+
+  #record(status: number): void {
+    const s = this.#cluster.stats;
+    const cls = Math.floor(status / 100);
+    if (cls >= 1 && cls <= 5) s.byClass[cls]!.inc();
+    s.latency.observe((performance.now() - this.#started) / 1000);
+  }
+
+  #finish(err: Error | undefined): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#tryTimer) clearTimeout(this.#tryTimer);
+    if (err instanceof DownstreamGone) this.#abort?.(err);
+  }
+}
+
+/** isConnectFailure tells errors where no connection was made from ones where it broke. */
+function isConnectFailure(err: Error & { code?: string }): boolean {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return true;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Proxy is the data plane: it owns the listeners and the upstream pools and applies snapshots.
+ * applySnapshot builds the whole new runtime first and swaps one reference per listener, so a
+ * request in flight keeps the runtime it started with; a snapshot that cannot be applied is
+ * refused (NACK) and the last good one keeps serving. The proxy sees only ir/, never api/.
+ */
+import type { Logger } from 'pino';
+import * as ir from '../ir/index.js';
+import { RouteTable } from './router/route-table.js';
+import { PoolSet } from './upstream/pool-set.js';
+import { Cluster } from './upstream/cluster.js';
+import { ProxyListener } from './listener.js';
+import { ProxyStats } from './stats.js';
+import type { ListenerRuntime } from './request.js';
+import { SnapshotRejectedError, ListenerBindError } from './errors.js';
+
+/** ProxyOptions are the proxy's bootstrap settings. */
+export interface ProxyOptions {
+  /** portMap maps a Gateway bindPort to the port actually bound (`up --http-port` maps 8080). */
+  readonly portMap?: Readonly<Record<number, number>>;
+  /** bindAddress replaces a Gateway's wildcard bindAddress (`::`, `0.0.0.0`). */
+  readonly bindAddress?: string;
+  /** drainMs bounds how long a removed listener waits for in-flight requests. */
+  readonly drainMs?: number;
+  readonly log: Logger;
+  readonly stats?: ProxyStats;
+}
+
+/** ListenerAddress is where one listener actually listens. */
+export interface ListenerAddress {
+  readonly name: string;
+  readonly ssl: boolean;
+  readonly bindPort: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+const WILDCARDS = new Set(['::', '0.0.0.0', '']);
+
+export class Proxy {
+  readonly stats: ProxyStats;
+  readonly #opts: ProxyOptions;
+  readonly #pools = new PoolSet();
+  readonly #listeners = new Map<string, { l: ProxyListener; ir: ir.Listener }>();
+  #current: ir.Snapshot | undefined;
+  #applying: Promise<void> = Promise.resolve();
+
+  constructor(opts: ProxyOptions) {
+    this.#opts = opts;
+    this.stats = opts.stats ?? new ProxyStats();
+  }
+
+  /** current is the snapshot being served, undefined before the first one. */
+  get current(): ir.Snapshot | undefined {
+    return this.#current;
+  }
+
+  /** addresses lists where each listener listens. */
+  addresses(): ListenerAddress[] {
+    return [...this.#listeners.values()].map(({ l, ir: il }) => ({ name: il.name, ssl: il.ssl, bindPort: il.bindPort, host: l.host, port: l.port }));
+  }
+
+  /** hostPortFor resolves a Gateway bindPort and address as this proxy would bind them. */
+  hostPortFor(bindAddress: string, bindPort: number): { host: string; port: number } {
+    const host = WILDCARDS.has(bindAddress) && this.#opts.bindAddress ? this.#opts.bindAddress : bindAddress || '::';
+    return { host, port: this.#opts.portMap?.[bindPort] ?? bindPort };
+  }
+
+  /** applySnapshot serves a new snapshot, or throws (NACK) and keeps serving the last good one. */
+  applySnapshot(s: ir.Snapshot): Promise<void> {
+    const run = this.#applying.then(() => this.#apply(s));
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
+  async #apply(s: ir.Snapshot): Promise<void> {
+    if (this.#current?.version === s.version) return;
+    const issues = ir.validateSnapshot(s);
+    if (issues.length) {
+      this.stats.snapshotsApplied.labels('nack').inc();
+      throw new SnapshotRejectedError(s.version, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+    }
+    const keep = new Set<string>();
+    const clusters = new Map<string, Cluster>();
+    for (const u of Object.values(s.upstreams)) clusters.set(u.name, new Cluster(u, this.#pools, this.stats.upstream(u.name), keep));
+
+    // Bind new listeners first: if one cannot bind, nothing changes.
+    const fresh: { l: ProxyListener; ir: ir.Listener }[] = [];
+    const swaps: [ProxyListener, ListenerRuntime][] = [];
+    for (const il of s.listeners) {
+      const runtime: ListenerRuntime = { table: new RouteTable(il), clusters, scheme: il.ssl ? 'https' : 'http', stats: this.stats };
+      const { host, port } = this.hostPortFor(il.bindAddress, il.bindPort);
+      const existing = this.#listeners.get(il.name);
+      if (existing && existing.l.host === host && existing.l.requestedPort === port && existing.ir.ssl === il.ssl) {
+        swaps.push([existing.l, runtime]);
+        continue;
+      }
+      const l = new ProxyListener(il.name, host, port, runtime, this.stats);
+      try {
+        await l.listen();
+      } catch (err) {
+        await Promise.all(fresh.map((f) => f.l.close(0)));
+        this.stats.snapshotsApplied.labels('nack').inc();
+        throw new ListenerBindError(il.name, host, port, err as Error & { code?: string });
+      }
+      fresh.push({ l, ir: il });
+    }
+
+    // Commit: swap runtimes, register new listeners, retire the ones the snapshot dropped.
+    for (const [l, rt] of swaps) l.runtime = rt;
+    const wanted = new Set(s.listeners.map((l) => l.name));
+    const retiring: ProxyListener[] = [];
+    for (const [name, entry] of this.#listeners) {
+      const replaced = fresh.some((f) => f.ir.name === name);
+      if (!wanted.has(name) || replaced) {
+        retiring.push(entry.l);
+        this.#listeners.delete(name);
+      }
+    }
+    for (const f of fresh) this.#listeners.set(f.ir.name, f);
+    for (const il of s.listeners) {
+      const e = this.#listeners.get(il.name);
+      if (e) this.#listeners.set(il.name, { l: e.l, ir: il });
+    }
+    this.#current = s;
+    this.#pools.retain(keep);
+    this.stats.snapshotsApplied.labels('ack').inc();
+    for (const l of retiring) void l.close(this.#opts.drainMs ?? 5000);
+    this.#opts.log.info({ version: s.version, listeners: s.listeners.length, upstreams: clusters.size }, 'snapshot applied');
+  }
+
+  /** close drains every listener (up to drainMs) and closes the upstream pools. */
+  async close(drainMs = this.#opts.drainMs ?? 5000): Promise<void> {
+    await this.#applying;
+    const all = [...this.#listeners.values()];
+    this.#listeners.clear();
+    await Promise.all(all.map(({ l }) => l.close(drainMs)));
+    await this.#pools.close();
+  }
+}

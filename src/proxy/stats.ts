@@ -1,0 +1,72 @@
+/**
+ * ProxyStats are the proxy's Prometheus metrics. Label children are created once per upstream
+ * and reused on every request, so the hot path does no label hashing.
+ */
+import { Registry, Counter, Histogram, Gauge } from 'prom-client';
+
+/** UpstreamStats are one upstream's pre-bound metric children. */
+export interface UpstreamStats {
+  /** byClass[n] counts responses of status class n (1..5). */
+  readonly byClass: readonly { inc(): void }[];
+  readonly connectFailures: { inc(): void };
+  readonly latency: { observe(seconds: number): void };
+}
+
+export class ProxyStats {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'upstream' | 'status_class'>;
+  readonly #connectFail: Counter<'upstream'>;
+  readonly #latency: Histogram<'upstream'>;
+  readonly localReplies: Counter<'status_class' | 'details'>;
+  readonly downstreamErrors: Counter<'reason'>;
+  readonly snapshotsApplied: Counter<'result'>;
+  readonly activeConnections: Gauge<'listener'>;
+  readonly #cache = new Map<string, UpstreamStats>();
+
+  constructor() {
+    const registers = [this.registry];
+    this.#requests = new Counter({
+      name: 'meshgate_upstream_rq_total', help: 'Requests forwarded to an upstream, by response status class.',
+      labelNames: ['upstream', 'status_class'], registers,
+    });
+    this.#connectFail = new Counter({
+      name: 'meshgate_upstream_cx_connect_fail_total', help: 'Connections to an upstream that failed to open.',
+      labelNames: ['upstream'], registers,
+    });
+    this.#latency = new Histogram({
+      name: 'meshgate_upstream_rq_time_seconds', help: 'Time from forwarding a request to the end of its response.',
+      labelNames: ['upstream'], registers,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    });
+    this.localReplies = new Counter({
+      name: 'meshgate_local_replies_total', help: 'Responses the proxy made itself, by status class and reason.',
+      labelNames: ['status_class', 'details'], registers,
+    });
+    this.downstreamErrors = new Counter({
+      name: 'meshgate_downstream_rq_errors_total', help: 'Malformed or refused client requests, by reason.',
+      labelNames: ['reason'], registers,
+    });
+    this.snapshotsApplied = new Counter({
+      name: 'meshgate_snapshots_total', help: 'Snapshots offered to the proxy, by result (ack or nack).',
+      labelNames: ['result'], registers,
+    });
+    this.activeConnections = new Gauge({
+      name: 'meshgate_downstream_cx_active', help: 'Open client connections, by listener.',
+      labelNames: ['listener'], registers,
+    });
+  }
+
+  /** upstream returns the pre-bound children for one upstream (cluster name). */
+  upstream(name: string): UpstreamStats {
+    let s = this.#cache.get(name);
+    if (!s) {
+      s = {
+        byClass: [0, 1, 2, 3, 4, 5].map((c) => this.#requests.labels(name, `${c}xx`)),
+        connectFailures: this.#connectFail.labels(name),
+        latency: this.#latency.labels(name),
+      };
+      this.#cache.set(name, s);
+    }
+    return s;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * PoolSet owns the undici connection pools, one per endpoint and connection settings. Pools
+ * outlive snapshots: a new snapshot reuses the pools of endpoints it keeps, so keep-alive
+ * connections survive config changes; pools no snapshot uses are closed once idle.
+ */
+import { Pool } from 'undici';
+import type * as ir from '../../ir/index.js';
+
+/** POOL_CONNECTIONS bounds connections per endpoint (Envoy's default max_connections is 1024). */
+const POOL_CONNECTIONS = 1024;
+/** KEEP_ALIVE_MS is how long an idle upstream connection is kept (Envoy's idle_timeout is 1h; shorter is kinder to apps). */
+const KEEP_ALIVE_MS = 60_000;
+
+export class PoolSet {
+  readonly #pools = new Map<string, Pool>();
+
+  /** key identifies a pool: the endpoint and every setting that changes how it connects. */
+  static key(e: ir.Endpoint, u: ir.Upstream): string {
+    return `${e.address}|${e.port}|${u.connectTimeoutMs}`;
+  }
+
+  /** get returns the pool for an endpoint of an upstream, creating it when new. */
+  get(e: ir.Endpoint, u: ir.Upstream): Pool {
+    const key = PoolSet.key(e, u);
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      const host = e.address.includes(':') ? `[${e.address}]` : e.address;
+      pool = new Pool(`http://${host}:${e.port}`, {
+        connections: POOL_CONNECTIONS,
+        pipelining: 1,
+        keepAliveTimeout: KEEP_ALIVE_MS,
+        keepAliveMaxTimeout: KEEP_ALIVE_MS,
+        connectTimeout: u.connectTimeoutMs,
+        // The route timeout, run by the proxy, bounds waiting for headers; undici's own is off.
+        headersTimeout: 0,
+        bodyTimeout: 300_000,
+      });
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** retain closes (gracefully: in-flight requests finish) every pool whose key is not kept. */
+  retain(keep: ReadonlySet<string>): void {
+    for (const [key, pool] of this.#pools) {
+      if (keep.has(key)) continue;
+      this.#pools.delete(key);
+      void pool.close().catch(() => undefined);
+    }
+  }
+
+  /** close closes every pool, waiting for in-flight requests. */
+  async close(): Promise<void> {
+    const all = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(all.map((p) => p.close().catch(() => undefined)));
+  }
+
+  /** destroy drops every pool and its connections at once. */
+  async destroy(): Promise<void> {
+    const all = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
+  }
+}

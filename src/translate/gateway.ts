@@ -1,0 +1,83 @@
+/**
+ * Gateway translation: which VirtualServices a Gateway serves, domain conflicts between them,
+ * and the resulting ir.Listener.
+ */
+import type { Resource } from '../api/meta.js';
+import type { GatewaySpec } from '../api/gateway/gateway.js';
+import type { VirtualServiceSpec } from '../api/gateway/virtual-service.js';
+import type * as ir from '../ir/index.js';
+import type { Report } from './report.js';
+import { domainConflict } from './reasons.js';
+import { refString } from '../config/resource-set.js';
+
+/** DEFAULT_PROXY_NAME is the proxy a Gateway feeds when it names none. */
+export const DEFAULT_PROXY_NAME = 'gateway-proxy';
+
+/** proxyNamesOf returns the proxies a Gateway belongs to. */
+export function proxyNamesOf(gw: Resource<GatewaySpec>): readonly string[] {
+  return gw.spec.proxyNames?.length ? gw.spec.proxyNames : [DEFAULT_PROXY_NAME];
+}
+
+/** selectVirtualServices returns the VirtualServices a Gateway serves, in name order. */
+export function selectVirtualServices(
+  gw: Resource<GatewaySpec>, all: readonly Resource<VirtualServiceSpec>[],
+): Resource<VirtualServiceSpec>[] {
+  const ssl = gw.spec.ssl ?? false;
+  // ssl: false selects only VirtualServices without sslConfig, ssl: true only those with it.
+  const candidates = all.filter((vs) => (vs.spec.sslConfig !== undefined) === ssl);
+  const hg = gw.spec.httpGateway;
+  if (hg?.virtualServices?.length) {
+    const wanted = new Set(hg.virtualServices.map((r) => `${r.namespace || gw.metadata.namespace}.${r.name}`));
+    return candidates.filter((vs) => wanted.has(refString(vs)));
+  }
+  if (hg?.virtualServiceSelector && Object.keys(hg.virtualServiceSelector).length) {
+    const sel = hg.virtualServiceSelector;
+    return candidates.filter((vs) => Object.entries(sel).every(([k, v]) => vs.metadata.labels?.[k] === v));
+  }
+  const namespaces = hg?.virtualServiceNamespaces;
+  if (namespaces?.length && !namespaces.includes('*')) return candidates.filter((vs) => namespaces.includes(vs.metadata.namespace));
+  return candidates;
+}
+
+/**
+ * findDomainConflicts reports every VirtualService that shares a domain with another on the
+ * same Gateway. Gloo rejects all of them; meshgate does too, but warns (not rejects) the
+ * Gateway, so one bad pair cannot take the whole listener down.
+ */
+export function findDomainConflicts(
+  gw: Resource<GatewaySpec>, vss: readonly Resource<VirtualServiceSpec>[], report: Report,
+): Set<Resource<VirtualServiceSpec>> {
+  const owners = new Map<string, Resource<VirtualServiceSpec>[]>();
+  for (const vs of vss) {
+    const domains = new Set((vs.spec.virtualHost.domains?.length ? vs.spec.virtualHost.domains : ['*']).map((d) => d.toLowerCase()));
+    for (const d of domains) owners.set(d, [...(owners.get(d) ?? []), vs]);
+  }
+  const conflicted = new Set<Resource<VirtualServiceSpec>>();
+  const perVs = new Map<Resource<VirtualServiceSpec>, { domains: Set<string>; others: Set<string> }>();
+  for (const [domain, list] of owners) {
+    if (list.length < 2) continue;
+    for (const vs of list) {
+      conflicted.add(vs);
+      const entry = perVs.get(vs) ?? { domains: new Set(), others: new Set() };
+      entry.domains.add(domain);
+      for (const o of list) if (o !== vs) entry.others.add(refString(o));
+      perVs.set(vs, entry);
+    }
+  }
+  for (const [vs, e] of perVs) report.error(vs, domainConflict([...e.domains].sort(), [...e.others].sort()));
+  if (conflicted.size) {
+    report.warn(gw, `virtual services ${[...conflicted].map(refString).sort().join(', ')} are rejected for domain conflicts`);
+  }
+  return conflicted;
+}
+
+/** translateListener builds the listener of one Gateway from its accepted virtual hosts. */
+export function translateListener(gw: Resource<GatewaySpec>, virtualHosts: ir.VirtualHost[]): ir.Listener {
+  return {
+    name: refString(gw),
+    bindAddress: gw.spec.bindAddress ?? '::',
+    bindPort: gw.spec.bindPort,
+    ssl: gw.spec.ssl ?? false,
+    virtualHosts,
+  };
+}
