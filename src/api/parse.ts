@@ -120,7 +120,8 @@ export function parseResource(doc: unknown, namespaceOverride?: string): ParseRe
   }
   const validate = validators.get(info.kind)!;
   // Validation works on a copy with the namespace filled in, so defaults never leak into the input.
-  const candidate = { ...d, metadata: { ...meta, namespace } };
+  // A namespace of the wrong type is kept so that it is reported rather than replaced by the default.
+  const candidate = { ...d, metadata: { ...meta, namespace: namespaceOverride ?? meta.namespace ?? namespace } };
   if (!validate(candidate)) {
     return { ok: false, kind: info.kind, name, namespace, issues: fold(validate.errors ?? []) };
   }

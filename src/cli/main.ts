@@ -27,6 +27,12 @@ function positiveInt(name: string) {
   };
 }
 
+function workerCount(v: string): number {
+  const n = Number(v);
+  if (!/^[0-9]+$/.test(v) || n < 1 || n > 64) throw new InvalidArgumentError(`--workers must be a whole number from 1 to 64, got "${v}"`);
+  return n;
+}
+
 /** controlPlaneOption is shared by every command that talks to the control plane. */
 function withControlPlane(cmd: Command): Command {
   return cmd.addOption(
@@ -60,6 +66,7 @@ export function buildProgram(): Command {
     .option('--bind-address <addr>', 'address that Gateways with a wildcard bindAddress listen on', '127.0.0.1')
     .option('--drain-timeout <ms>', 'how long shutdown waits for in-flight requests', positiveInt('--drain-timeout'), 5000)
     .option('--demo', 'also start the bundled httpbin on port 8000 and apply examples/httpbin', false)
+    .option('--workers <n>', 'proxy processes sharing the ports (one per core is fastest)', workerCount, 1)
     .action(async (o) => up(o));
 
   withControlPlane(

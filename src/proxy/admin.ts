@@ -3,10 +3,10 @@
  * /listeners. Read-only; it binds to loopback by default because it shows the whole config.
  */
 import { createServer, type Server } from 'node:http';
-import type { Proxy } from './proxy.js';
+import type { ProxyHandle } from './handle.js';
 
 /** startAdmin serves the admin endpoints for a proxy. */
-export async function startAdmin(proxy: Proxy, host: string, port: number): Promise<{ server: Server; port: number }> {
+export async function startAdmin(proxy: ProxyHandle, host: string, port: number): Promise<{ server: Server; port: number }> {
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string) => {
@@ -22,7 +22,7 @@ export async function startAdmin(proxy: Proxy, host: string, port: number): Prom
           // The snapshot never holds key material: it names credentials, it does not carry them.
           return send(200, 'application/json', JSON.stringify({ snapshot: proxy.current ?? null, listeners: proxy.addresses() }, null, 2));
         case '/stats/prometheus':
-          return send(200, proxy.stats.registry.contentType, await proxy.stats.registry.metrics());
+          return send(200, proxy.metricsContentType, await proxy.metrics());
         case '/clusters':
           return send(200, 'text/plain', clustersText(proxy));
         case '/listeners':
@@ -46,7 +46,7 @@ export async function startAdmin(proxy: Proxy, host: string, port: number): Prom
 }
 
 /** clustersText lists each upstream's endpoints, one per line, like Envoy's /clusters. */
-function clustersText(proxy: Proxy): string {
+function clustersText(proxy: ProxyHandle): string {
   const s = proxy.current;
   if (!s) return '';
   const lines: string[] = [];

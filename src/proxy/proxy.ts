@@ -13,6 +13,7 @@ import { ProxyListener } from './listener.js';
 import { ProxyStats } from './stats.js';
 import type { ListenerRuntime } from './request.js';
 import { SnapshotRejectedError, ListenerBindError } from './errors.js';
+import type { ProxyHandle } from './handle.js';
 
 /** ProxyOptions are the proxy's bootstrap settings. */
 export interface ProxyOptions {
@@ -37,7 +38,7 @@ export interface ListenerAddress {
 
 const WILDCARDS = new Set(['::', '0.0.0.0', '']);
 
-export class Proxy {
+export class Proxy implements ProxyHandle {
   readonly stats: ProxyStats;
   readonly #opts: ProxyOptions;
   readonly #pools = new PoolSet();
@@ -48,6 +49,15 @@ export class Proxy {
   constructor(opts: ProxyOptions) {
     this.#opts = opts;
     this.stats = opts.stats ?? new ProxyStats();
+  }
+
+  /** metrics renders the proxy's Prometheus metrics. */
+  metrics(): Promise<string> {
+    return this.stats.registry.metrics();
+  }
+
+  get metricsContentType(): string {
+    return this.stats.registry.contentType;
   }
 
   /** current is the snapshot being served, undefined before the first one. */

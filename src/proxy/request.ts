@@ -83,9 +83,13 @@ function redirect(
   const colon = reqHost.lastIndexOf(':');
   const hasPort = colon > 0 && reqHost.indexOf(']') < colon;
   let host = a.hostRedirect ?? (hasPort ? reqHost.slice(0, colon) : reqHost);
-  // Envoy drops the port on an https redirect unless one is given, and keeps it otherwise.
+  // Envoy (processRequestHost) keeps the request's port unless a port is given, or the scheme
+  // changes and the port is the old scheme's default (`http://x:80` → `https://x`).
   if (a.portRedirect !== undefined) host += `:${a.portRedirect}`;
-  else if (!a.httpsRedirect && !a.hostRedirect && hasPort) host = reqHost;
+  else if (!a.hostRedirect && hasPort) {
+    const oldDefault = rt.scheme === 'https' ? ':443' : ':80';
+    if (scheme === rt.scheme || reqHost.slice(colon) !== oldDefault) host = reqHost;
+  }
   let newPath = path;
   if (a.pathRedirect !== undefined) newPath = a.pathRedirect;
   else if (a.prefixRewrite !== undefined) newPath = a.prefixRewrite + path.slice(m.path.kind === 'prefix' ? m.path.value.length : path.length);

@@ -10,7 +10,9 @@ import type { Server } from 'node:http';
 import { FileStore } from '../../config/file/file-store.js';
 import { ControlPlane } from '../../control-plane/control-plane.js';
 import { startApiServer } from '../../control-plane/api-server.js';
-import { Proxy } from '../../proxy/proxy.js';
+import { Proxy, type ProxyOptions } from '../../proxy/proxy.js';
+import type { ProxyHandle } from '../../proxy/handle.js';
+import { WorkerPool, isProxyWorker, runProxyWorker } from '../../proxy/workers.js';
 import { startAdmin } from '../../proxy/admin.js';
 import { createLogger } from '../../log.js';
 import { CliError } from '../errors.js';
@@ -28,6 +30,7 @@ export interface UpOptions {
   readonly bindAddress: string;
   readonly drainTimeout: number;
   readonly demo: boolean;
+  readonly workers: number;
 }
 
 /** REPO_ROOT is where bin/ and examples/ live (dist/cli/commands → three levels up). */
@@ -56,12 +59,15 @@ export async function up(o: UpOptions): Promise<void> {
   const log = createLogger();
   const dataDir = dataDirFrom(o.dataDir);
   const cp = new ControlPlane({ store: new FileStore(dataDir), log: log.child({ component: 'control-plane' }), proxies: [PROXY_NAME] });
-  const proxy = new Proxy({
+  const proxyOpts: ProxyOptions = {
     portMap: { 8080: o.httpPort, 8443: o.httpsPort },
     bindAddress: o.bindAddress,
     drainMs: o.drainTimeout,
     log: log.child({ component: 'proxy' }),
-  });
+  };
+  // A forked proxy worker runs only the proxy, fed by the primary (see proxy/workers.ts).
+  if (isProxyWorker()) return runProxyWorker(proxyOpts);
+  const proxy: ProxyHandle = o.workers > 1 ? await WorkerPool.start(o.workers, proxyOpts) : new Proxy(proxyOpts);
   // The control API and the admin port bind first, so a port in use fails before anything starts.
   const api = await listenOrExplain('control-plane API, --control-port', o.controlPort, () => startApiServer(cp, '127.0.0.1', o.controlPort));
   const admin = await listenOrExplain('proxy admin, --admin-port', o.adminPort, () => startAdmin(proxy, '127.0.0.1', o.adminPort));
@@ -93,6 +99,7 @@ export async function up(o: UpOptions): Promise<void> {
     await first;
   } catch (err) {
     await closeAll([api.server, admin.server]);
+    await proxy.close(0);
     if (err instanceof GatewayError) throw new CliError(err.message);
     throw err;
   }
@@ -101,7 +108,7 @@ export async function up(o: UpOptions): Promise<void> {
   if (o.demo) child = await startDemo(api.port);
 
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`meshgate ${version()} is up; data directory ${dataDir}`);
+  out(`meshgate ${version()} is up; data directory ${dataDir}${o.workers > 1 ? `; ${o.workers} proxy workers` : ''}`);
   out(`  gateway-proxy      http://${display(proxy.hostPortFor('::', 8080))}  (Gateway gloo-system.gateway-proxy, bindPort 8080)`);
   out(`  gateway-proxy-ssl  https://${display(proxy.hostPortFor('::', 8443))}  (Gateway gloo-system.gateway-proxy-ssl, bindPort 8443; listens once a VirtualService has sslConfig)`);
   out(`  admin              http://127.0.0.1:${admin.port}  (/ready /config_dump /stats/prometheus /clusters)`);

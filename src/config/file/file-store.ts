@@ -26,6 +26,9 @@ export interface LoadIssue {
   readonly message: string;
 }
 
+/** RV_FILE holds the last resourceVersion issued. */
+const RV_FILE = 'resource-version';
+
 export class FileStore {
   readonly #dir: string;
   readonly #resources = new Map<string, Resource>();
@@ -54,12 +57,15 @@ export class FileStore {
     const fresh = !(await exists(join(this.#dir, 'resources')));
     await mkdir(join(this.#dir, 'resources'), { recursive: true });
     this.#loadIssues = [];
+    this.#rv = Number((await readFile(join(this.#dir, RV_FILE), 'utf8').catch(() => '0')).trim()) || 0;
     for (const [store, sub] of [[this.#resources, 'resources'], [this.#accepted, 'accepted']] as const) {
       store.clear();
       for (const file of await listYaml(join(this.#dir, sub))) {
         try {
           const r = parseResource(parseYaml(await readFile(file, 'utf8')));
           if (!r.ok) throw new Error(formatIssues(r).join('; '));
+          // A file must sit where its kind, namespace and name say, or delete would miss it.
+          if (file !== this.#path(sub, keyOf(r.resource))) throw new Error(`holds ${keyString(keyOf(r.resource))}, which belongs in ${this.#path(sub, keyOf(r.resource))}`);
           store.set(keyString(keyOf(r.resource)), r.resource);
           this.#rv = Math.max(this.#rv, Number(r.resource.metadata.resourceVersion ?? 0) || 0);
         } catch (err) {
@@ -114,6 +120,8 @@ export class FileStore {
         resourceVersion: String(++this.#rv),
       };
       delete next.status;
+      // The counter is persisted, so a version is never issued twice, even after deletes and restarts.
+      await atomicWrite(join(this.#dir, RV_FILE), String(this.#rv));
       await atomicWrite(this.#path('resources', key), toYaml(next));
       this.#resources.set(ks, next);
       this.#notify();

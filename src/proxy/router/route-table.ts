@@ -44,20 +44,23 @@ export class RouteTable {
 
   /**
    * virtualHost picks the virtual host for a Host header: exact, then the longest suffix
-   * wildcard, then the longest prefix wildcard, then `*` (Envoy's order). A host with a port is
-   * tried as written first, then without the port, so `example.com` serves `example.com:8080`.
+   * wildcard, then the longest prefix wildcard, then `*` (Envoy's order). A host with a port
+   * matches an exact domain written with that port first, then is looked up without the port
+   * (so `example.com` serves `example.com:8080`), then with it against the wildcards.
    */
   virtualHost(host: string | undefined): CompiledVirtualHost | undefined {
     if (host === undefined) return this.#any;
     const h = host.toLowerCase();
-    const found = this.#lookup(h);
-    if (found) return found;
+    const exact = this.#exact.get(h);
+    if (exact) return exact;
     const colon = h.lastIndexOf(':');
     if (colon > 0 && h.indexOf(']') < colon) {
+      // The host without its port is looked up whole before any wildcard sees the port, so
+      // `api.example.com:8080` finds `api.example.com` rather than `api.*`.
       const bare = this.#lookup(h.slice(0, colon));
       if (bare) return bare;
     }
-    return this.#any;
+    return this.#lookup(h) ?? this.#any;
   }
 
   #lookup(h: string): CompiledVirtualHost | undefined {

@@ -1,0 +1,169 @@
+/**
+ * Worker-per-core mode. The primary process keeps the control plane; each worker (node:cluster)
+ * runs a Proxy on the same ports, with the kernel spreading connections (SCHED_NONE: workers
+ * accept directly, the primary never touches a request). Snapshots reach every worker as IPC
+ * messages; each worker answers ack or nack, and metrics are gathered from all of them.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type * as ir from '../ir/index.js';
+import { Proxy, type ProxyOptions, type ListenerAddress } from './proxy.js';
+import type { ProxyHandle } from './handle.js';
+
+/** WorkerMessage is everything primary and workers say to each other. */
+type ToWorker = { t: 'snapshot'; snapshot: ir.Snapshot } | { t: 'metrics'; id: number } | { t: 'drain'; ms: number };
+type FromWorker =
+  | { t: 'ready' }
+  | { t: 'ack'; version: string; addresses: ListenerAddress[] }
+  | { t: 'nack'; version: string; error: string; code?: string }
+  | { t: 'metrics'; id: number; metrics: Awaited<ReturnType<Registry['getMetricsAsJSON']>> };
+
+/** WorkerPool is the primary's view of N proxy workers. */
+export class WorkerPool implements ProxyHandle {
+  readonly #workers: Worker[] = [];
+  readonly #opts: ProxyOptions;
+  readonly #log: Logger;
+  #current: ir.Snapshot | undefined;
+  #addresses: ListenerAddress[] = [];
+  #metricsId = 0;
+  readonly #local: Proxy;
+  readonly metricsContentType: string = Registry.PROMETHEUS_CONTENT_TYPE;
+
+  private constructor(opts: ProxyOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    // A Proxy that binds nothing, used only for its address rules.
+    this.#local = new Proxy(opts);
+  }
+
+  /** start forks n workers that run this same program in worker mode. */
+  static async start(n: number, opts: ProxyOptions): Promise<WorkerPool> {
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    const pool = new WorkerPool(opts);
+    for (let i = 0; i < n; i++) {
+      const w = cluster.fork({ MESHGATE_PROXY_WORKER: '1' });
+      pool.#workers.push(w);
+      w.on('exit', (code, signal) => {
+        if (!pool.#closing) pool.#log.error({ worker: w.id, code, signal }, 'proxy worker exited');
+      });
+    }
+    // 'online' fires before the worker has loaded its code; wait until it listens for messages.
+    await Promise.all(
+      pool.#workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const onMessage = (m: FromWorker) => {
+              if (m.t !== 'ready') return;
+              w.off('message', onMessage);
+              resolve();
+            };
+            w.on('message', onMessage);
+            w.once('exit', (code) => reject(new Error(`proxy worker ${w.id} exited with code ${code} before it was ready`)));
+          }),
+      ),
+    );
+    return pool;
+  }
+
+  #closing = false;
+
+  get current(): ir.Snapshot | undefined {
+    return this.#current;
+  }
+
+  addresses(): ListenerAddress[] {
+    return this.#addresses;
+  }
+
+  hostPortFor(bindAddress: string, bindPort: number): { host: string; port: number } {
+    return this.#local.hostPortFor(bindAddress, bindPort);
+  }
+
+  /** applySnapshot resolves when every worker acked; rejects with the first nack. */
+  async applySnapshot(s: ir.Snapshot): Promise<void> {
+    if (this.#closing) return;
+    const replies = await Promise.all(this.#workers.map((w) => this.#ask(w, { t: 'snapshot', snapshot: s }, (m) => (m.t === 'ack' || m.t === 'nack') && m.version === s.version)));
+    const nack = replies.find((r) => r.t === 'nack');
+    if (nack && nack.t === 'nack') throw Object.assign(new Error(nack.error), { code: nack.code });
+    this.#current = s;
+    const ack = replies[0];
+    if (ack?.t === 'ack') this.#addresses = ack.addresses;
+  }
+
+  /** metrics gathers every worker's metrics and sums them (prom-client's cluster aggregation). */
+  async metrics(): Promise<string> {
+    const id = ++this.#metricsId;
+    const replies = await Promise.all(this.#workers.map((w) => this.#ask(w, { t: 'metrics', id }, (m) => m.t === 'metrics' && m.id === id)));
+    const registry = AggregatorRegistry.aggregate(replies.map((r) => (r.t === 'metrics' ? r.metrics : [])));
+    return registry.metrics();
+  }
+
+  async close(drainMs = 5000): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      this.#workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w.isDead()) return resolve();
+            w.once('exit', () => resolve());
+            w.send({ t: 'drain', ms: drainMs } satisfies ToWorker);
+          }),
+      ),
+    );
+  }
+
+  #ask(w: Worker, msg: ToWorker, match: (m: FromWorker) => boolean): Promise<FromWorker> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: FromWorker) => {
+        if (!match(m)) return;
+        w.off('message', onMessage);
+        w.off('exit', onExit);
+        resolve(m);
+      };
+      const onExit = () => {
+        w.off('message', onMessage);
+        reject(new Error(`proxy worker ${w.id} exited`));
+      };
+      w.on('message', onMessage);
+      w.once('exit', onExit);
+      w.send(msg);
+    });
+  }
+}
+
+/** isProxyWorker tells whether this process was forked as a proxy worker. */
+export function isProxyWorker(): boolean {
+  return cluster.isWorker && process.env.MESHGATE_PROXY_WORKER === '1';
+}
+
+/** runProxyWorker serves snapshots sent by the primary until told to drain. */
+export function runProxyWorker(opts: ProxyOptions): Promise<void> {
+  const proxy = new Proxy(opts);
+  const send = (m: FromWorker) => process.send?.(m);
+  return new Promise((resolve) => {
+    process.on('message', (m: ToWorker) => {
+      switch (m.t) {
+        case 'snapshot':
+          proxy.applySnapshot(m.snapshot).then(
+            () => send({ t: 'ack', version: m.snapshot.version, addresses: proxy.addresses() }),
+            (err: Error & { code?: string }) => send({ t: 'nack', version: m.snapshot.version, error: err.message, ...(err.code ? { code: err.code } : {}) }),
+          );
+          break;
+        case 'metrics':
+          void proxy.stats.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));
+          break;
+        case 'drain':
+          void proxy.close(m.ms).then(() => {
+            resolve();
+            process.exit(0);
+          });
+          break;
+      }
+    });
+    // The primary owns signals; a worker ignores them and waits for its drain message.
+    process.on('SIGINT', () => undefined);
+    process.on('SIGTERM', () => undefined);
+    send({ t: 'ready' });
+  });
+}
