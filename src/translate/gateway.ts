@@ -26,17 +26,19 @@ export function selectVirtualServices(
   // ssl: false selects only VirtualServices without sslConfig, ssl: true only those with it.
   const candidates = all.filter((vs) => (vs.spec.sslConfig !== undefined) === ssl);
   const hg = gw.spec.httpGateway;
+  const namespaces = hg?.virtualServiceNamespaces;
+  const inNamespaces = (vs: Resource<VirtualServiceSpec>) => !namespaces?.length || namespaces.includes('*') || namespaces.includes(vs.metadata.namespace);
+  // Gloo (HttpGatewayContainsVirtualService): a selector wins over refs and is limited to
+  // virtualServiceNamespaces; refs ignore virtualServiceNamespaces.
+  if (hg?.virtualServiceSelector && Object.keys(hg.virtualServiceSelector).length) {
+    const sel = hg.virtualServiceSelector;
+    return candidates.filter((vs) => inNamespaces(vs) && Object.entries(sel).every(([k, v]) => vs.metadata.labels?.[k] === v));
+  }
   if (hg?.virtualServices?.length) {
     const wanted = new Set(hg.virtualServices.map((r) => `${r.namespace || gw.metadata.namespace}.${r.name}`));
     return candidates.filter((vs) => wanted.has(refString(vs)));
   }
-  if (hg?.virtualServiceSelector && Object.keys(hg.virtualServiceSelector).length) {
-    const sel = hg.virtualServiceSelector;
-    return candidates.filter((vs) => Object.entries(sel).every(([k, v]) => vs.metadata.labels?.[k] === v));
-  }
-  const namespaces = hg?.virtualServiceNamespaces;
-  if (namespaces?.length && !namespaces.includes('*')) return candidates.filter((vs) => namespaces.includes(vs.metadata.namespace));
-  return candidates;
+  return candidates.filter(inNamespaces);
 }
 
 /**
@@ -53,18 +55,15 @@ export function findDomainConflicts(
     for (const d of domains) owners.set(d, [...(owners.get(d) ?? []), vs]);
   }
   const conflicted = new Set<Resource<VirtualServiceSpec>>();
-  const perVs = new Map<Resource<VirtualServiceSpec>, { domains: Set<string>; others: Set<string> }>();
-  for (const [domain, list] of owners) {
+  // As Gloo: one error per conflicting domain, naming the other VirtualServices with that domain.
+  for (const domain of [...owners.keys()].sort()) {
+    const list = owners.get(domain)!;
     if (list.length < 2) continue;
     for (const vs of list) {
       conflicted.add(vs);
-      const entry = perVs.get(vs) ?? { domains: new Set(), others: new Set() };
-      entry.domains.add(domain);
-      for (const o of list) if (o !== vs) entry.others.add(refString(o));
-      perVs.set(vs, entry);
+      report.error(vs, domainConflict([domain], list.filter((o) => o !== vs).map(refString).sort()));
     }
   }
-  for (const [vs, e] of perVs) report.error(vs, domainConflict([...e.domains].sort(), [...e.others].sort()));
   if (conflicted.size) {
     report.warn(gw, `virtual services ${[...conflicted].map(refString).sort().join(', ')} are rejected for domain conflicts`);
   }

@@ -60,7 +60,9 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
     if (!rejected.has(k)) fallback.push(r);
     else {
       const last = opts.lastAccepted?.get(k);
-      if (last && last.metadata.resourceVersion !== r.metadata.resourceVersion) {
+      // The last accepted form may be the current one: rejected now only because of another
+      // resource (a domain or port conflict), it keeps serving.
+      if (last) {
         fallback.push(last);
         serving.add(k);
       }
@@ -131,9 +133,11 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
       report.warn(gw, 'spec: tcpGateway and hybridGateway are not supported by meshgate yet; no listener');
       continue;
     }
-    if (gw.spec.options !== undefined || gw.spec.httpGateway?.options !== undefined) {
-      report.warn(gw, 'spec.options, spec.httpGateway.options: listener options are not supported by meshgate yet; ignored');
+    if (gw.spec.options !== undefined) report.warn(gw, 'spec.options: listener options are not supported by meshgate yet; ignored');
+    if (gw.spec.httpGateway?.options !== undefined) {
+      report.warn(gw, 'spec.httpGateway.options: listener options are not supported by meshgate yet; ignored');
     }
+    if (gw.spec.routeOptions !== undefined) report.warn(gw, 'spec.routeOptions: not supported by meshgate yet; ignored');
     const served = list.filter((vs) => !report.isRejected(vs) && !vs.spec.sslConfig && (vs.spec.virtualHost.routes?.length ?? 0) > 0);
     const ssl = gw.spec.ssl ?? false;
     // Gloo opens no listener for a Gateway without VirtualServices. meshgate keeps a plaintext one

@@ -32,6 +32,9 @@ export interface VirtualServiceContext {
   kubeUpstream(d: KubeDestination): string | undefined;
 }
 
+/** UNSUPPORTED_RETRY_FIELDS are retry policy fields accepted but not acted on yet. */
+const UNSUPPORTED_RETRY_FIELDS = ['retryBackOff', 'rateLimitedRetryBackOff', 'previousPriorities'];
+
 const REDIRECT_CODES: Record<string, number> = {
   MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308,
 };
@@ -42,6 +45,7 @@ export function translateVirtualService(vs: Resource<VirtualServiceSpec>, ctx: V
   report.saw(vs);
   const vh = vs.spec.virtualHost;
   warnUnsupported(report, vs, vh.options, UNSUPPORTED_VHOST_OPTIONS, 'spec.virtualHost.options');
+  warnUnsupported(report, vs, vh.options?.retries, UNSUPPORTED_RETRY_FIELDS, 'spec.virtualHost.options.retries');
   if (vh.optionsConfigRefs) report.warn(vs, 'spec.virtualHost.optionsConfigRefs: not supported by meshgate yet; ignored');
   const domains = (vh.domains?.length ? vh.domains : ['*']).map((d) => d.toLowerCase());
   const routes: ir.Route[] = [];
@@ -101,6 +105,8 @@ function translateMatcher(vs: Resource, m: Matcher, path: string, report: Report
 
 function compiles(source: string, flags: string): boolean {
   try {
+    // On its own first: `a)|(b` compiles only once wrapped, where it would match far more than meant.
+    new RegExp(source, flags);
     new RegExp(`^(?:${source})$`, flags);
     return true;
   } catch {
@@ -150,6 +156,7 @@ function translateAction(
     return undefined;
   }
   const o = route.options;
+  warnUnsupported(report, vs, o?.retries, UNSUPPORTED_RETRY_FIELDS, `${path}.options.retries`);
   const timeoutMs = durationMs(o?.timeout) ?? DEFAULT_ROUTE_TIMEOUT_MS;
   const retries = translateRetries(o?.retries ?? vhRetries);
   if (o?.prefixRewrite !== undefined && route.matchers?.some((m) => m.regex !== undefined)) {
@@ -178,7 +185,8 @@ function resolveDestination(vs: Resource, d: Destination, path: string, ctx: Vir
     const ns = d.kube.ref.namespace || vs.metadata.namespace;
     const name = ctx.kubeUpstream({ namespace: ns, name: d.kube.ref.name, port: d.kube.port });
     if (!name) {
-      ctx.report.warn(vs, `Route Warning: InvalidDestinationWarning. Reason: Service ${ns}.${d.kube.ref.name} port ${d.kube.port} not found`);
+      // Gloo's text: the in-memory `kube-svc:` upstream of that Service port is not found.
+      ctx.report.warn(vs, invalidDestination(ns, `kube-svc:${ns}-${d.kube.ref.name}-${d.kube.port}`));
       return clusterName(`kube-svc:${ns}-${d.kube.ref.name}-${d.kube.port}`, ns);
     }
     return name;
