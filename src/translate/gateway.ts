@@ -28,6 +28,9 @@ export function selectVirtualServices(
   const hg = gw.spec.httpGateway;
   const namespaces = hg?.virtualServiceNamespaces;
   const inNamespaces = (vs: Resource<VirtualServiceSpec>) => !namespaces?.length || namespaces.includes('*') || namespaces.includes(vs.metadata.namespace);
+  // Gloo gives expressions priority over everything else; meshgate does not evaluate them yet,
+  // and selecting nothing is safer than exposing every VirtualService (the Gateway is warned).
+  if (hg?.virtualServiceExpressions !== undefined) return [];
   // Gloo (HttpGatewayContainsVirtualService): a selector wins over refs and is limited to
   // virtualServiceNamespaces; refs ignore virtualServiceNamespaces.
   if (hg?.virtualServiceSelector && Object.keys(hg.virtualServiceSelector).length) {

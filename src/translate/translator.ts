@@ -68,16 +68,28 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
       }
     }
   }
-  const second = translateOnce(fallback, opts.proxies ?? []);
+  // A fallback form that no longer translates (it conflicts with a resource accepted in the
+  // first pass, say) is dropped and the set translated again: current, accepted resources win.
+  let set = fallback;
+  let second = translateOnce(set, opts.proxies ?? []);
+  for (let round = 0; round < MAX_FALLBACK_ROUNDS; round++) {
+    const broken = new Set([...serving].filter((k) => second.outcomes.get(k)?.state === 'Rejected'));
+    if (broken.size === 0) break;
+    for (const k of broken) serving.delete(k);
+    set = set.filter((r) => !broken.has(keyString(keyOf(r))));
+    second = translateOnce(set, opts.proxies ?? []);
+  }
   const outcomes = new Map(first.outcomes);
   for (const k of serving) {
-    // The last accepted form must itself still translate; otherwise nothing of it is served.
     if (second.outcomes.get(k)?.state === 'Rejected') continue;
     const o = outcomes.get(k)!;
     outcomes.set(k, { ...o, reason: `${o.reason}; serving its last accepted form`, servingLastAccepted: true });
   }
   return { snapshots: second.snapshots, outcomes, accepted };
 }
+
+/** MAX_FALLBACK_ROUNDS bounds the re-translations that drop broken fallback forms. */
+const MAX_FALLBACK_ROUNDS = 3;
 
 interface OnceResult {
   snapshots: Map<string, ir.Snapshot>;
@@ -121,7 +133,10 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
   const translateEmpty = settings?.spec.gateway?.translateEmptyGateways ?? true;
   const listeners = new Map<string, ir.Listener[]>(proxies.map((p) => [p, []]));
   const portOwners = new Map<string, string>();
-  const gateways = byKind<GatewaySpec>(resources, 'Gateway');
+  // The oldest Gateway keeps a contested port: a new one cannot take it from a working one.
+  const gateways = byKind<GatewaySpec>(resources, 'Gateway').sort(
+    (a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
+  );
   // First find every conflict, since a VirtualService may sit on several Gateways.
   const selected = new Map(gateways.map((gw) => [gw, selectVirtualServices(gw, vss)]));
   for (const [gw, list] of selected) {
@@ -129,6 +144,9 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     findDomainConflicts(gw, list, report);
   }
   for (const [gw, list] of selected) {
+    if (gw.spec.httpGateway?.virtualServiceExpressions !== undefined) {
+      report.warn(gw, 'spec.httpGateway.virtualServiceExpressions: not supported by meshgate yet; the Gateway selects no VirtualServices');
+    }
     if (gw.spec.tcpGateway !== undefined || gw.spec.hybridGateway !== undefined) {
       report.warn(gw, 'spec: tcpGateway and hybridGateway are not supported by meshgate yet; no listener');
       continue;

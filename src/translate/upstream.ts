@@ -44,14 +44,15 @@ export class EndpointIndex {
     if (!selector || Object.keys(selector).length === 0) return [];
     const out: ir.Endpoint[] = [];
     for (const w of this.#workloads.get(namespace) ?? []) {
-      const labels = { ...(w.metadata.labels ?? {}), ...(w.spec.labels ?? {}) };
+      // Istio merges the entry's metadata labels over its spec labels, metadata winning.
+      const labels = { ...(w.spec.labels ?? {}), ...(w.metadata.labels ?? {}) };
       if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) continue;
       const p = resolvePort(w.spec, port);
       if (p === undefined) continue;
       out.push({
         address: w.spec.address,
         port: p,
-        labels: w.spec.labels ?? {},
+        labels,
         ...(w.spec.serviceAccount ? { serviceAccount: w.spec.serviceAccount } : {}),
       });
     }
