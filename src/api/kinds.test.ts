@@ -43,6 +43,9 @@ describe('resolveKindName', () => {
     ['workloadentry', 'WorkloadEntry'],
     ['workloadentries', 'WorkloadEntry'],
     ['we', 'WorkloadEntry'],
+    ['pa', 'PeerAuthentication'],
+    ['peerauthentications', 'PeerAuthentication'],
+    ['peerauthentication', 'PeerAuthentication'],
     ['WorkloadEntry', 'WorkloadEntry'],
     ['WorkloadEntries', 'WorkloadEntry'],
     // kubectl's fully-qualified `resource.group` form
@@ -98,6 +101,7 @@ describe('kindInfo', () => {
       VirtualService: 'gloo-system',
       Service: 'default',
       WorkloadEntry: 'default',
+      PeerAuthentication: 'default',
     });
   });
 });

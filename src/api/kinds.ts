@@ -9,6 +9,7 @@ import { Gateway } from './gateway/gateway.js';
 import { VirtualService } from './gateway/virtual-service.js';
 import { Service } from './core/service.js';
 import { WorkloadEntry } from './istio/workload-entry.js';
+import { PeerAuthentication } from './security/peer-authentication.js';
 
 /** GLOO_NAMESPACE is where Gloo installs itself and writes discovered Upstreams. */
 export const GLOO_NAMESPACE = 'gloo-system';
@@ -34,6 +35,7 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'VirtualService', apiVersions: ['gateway.solo.io/v1'], plural: 'virtualservices', singular: 'virtualservice', shortNames: ['vs', 'gvs'], defaultNamespace: GLOO_NAMESPACE, schema: VirtualService },
   { kind: 'Service', apiVersions: ['v1'], plural: 'services', singular: 'service', shortNames: ['svc'], defaultNamespace: 'default', schema: Service },
   { kind: 'WorkloadEntry', apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'], plural: 'workloadentries', singular: 'workloadentry', shortNames: ['we'], defaultNamespace: 'default', schema: WorkloadEntry },
+  { kind: 'PeerAuthentication', apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'], plural: 'peerauthentications', singular: 'peerauthentication', shortNames: ['pa'], defaultNamespace: 'default', schema: PeerAuthentication },
 ];
 
 const byKind = new Map(KINDS.map((k) => [k.kind, k]));

@@ -328,7 +328,7 @@ describe('parseResource with bad documents', () => {
       name: 'an unknown kind',
       doc: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } },
       path: 'kind',
-      message: /^unknown kind "ConfigMap"; known kinds: Upstream, Settings, Gateway, VirtualService, Service, WorkloadEntry$/,
+      message: /^unknown kind "ConfigMap"; known kinds: Upstream, Settings, Gateway, VirtualService, Service, WorkloadEntry, PeerAuthentication$/,
     },
     {
       name: 'a kind in the wrong case',
@@ -462,6 +462,80 @@ describe('toFieldPath', () => {
   for (const [pointer, extra, want] of cases) {
     test(`turns ${JSON.stringify(pointer)}${extra ? ` + ${extra}` : ''} into ${want}`, () => {
       assert.equal(toFieldPath(pointer, extra), want);
+    });
+  }
+});
+
+describe('parseResource with PeerAuthentication', () => {
+  const peerAuthentication = (spec: unknown, apiVersion = 'security.istio.io/v1'): Record<string, unknown> => ({
+    apiVersion,
+    kind: 'PeerAuthentication',
+    metadata: { name: 'httpbin' },
+    spec,
+  });
+  const workloadSpec = (portLevelMtls: unknown) => ({ selector: { matchLabels: { app: 'httpbin' } }, mtls: { mode: 'STRICT' }, portLevelMtls });
+
+  for (const apiVersion of ['security.istio.io/v1', 'security.istio.io/v1beta1']) {
+    test(`a ${apiVersion} PeerAuthentication written as YAML parses into the default namespace with its spec kept`, () => {
+      const doc = parseYaml(`
+apiVersion: ${apiVersion}
+kind: PeerAuthentication
+metadata:
+  name: httpbin
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  mtls:
+    mode: STRICT
+  portLevelMtls:
+    8080:
+      mode: PERMISSIVE
+    9090: {}
+`) as Record<string, unknown>;
+      const r = ok(parseResource(doc));
+      assert.equal(r.kind, 'PeerAuthentication');
+      assert.equal(r.apiVersion, apiVersion);
+      assert.equal(r.metadata.namespace, 'default');
+      assert.deepEqual(r.spec, { selector: { matchLabels: { app: 'httpbin' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { '8080': { mode: 'PERMISSIVE' }, '9090': {} } });
+    });
+  }
+
+  test('an empty spec and every mode parse', () => {
+    ok(parseResource(peerAuthentication({})));
+    for (const mode of ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT']) ok(parseResource(peerAuthentication({ mtls: { mode } })));
+  });
+
+  test('port keys 1 and 65535 are accepted', () => {
+    ok(parseResource(peerAuthentication(workloadSpec({ '1': { mode: 'DISABLE' }, '65535': { mode: 'UNSET' } }))));
+  });
+
+  const bad: { name: string; doc: unknown; path: string; message: RegExp }[] = [
+    { name: 'mode STRICTER', doc: peerAuthentication({ mtls: { mode: 'STRICTER' } }), path: 'spec.mtls.mode', message: /^must be one of "UNSET", "DISABLE", "PERMISSIVE", "STRICT"$/ },
+    { name: 'a port-level mode STRICTER', doc: peerAuthentication(workloadSpec({ '8080': { mode: 'STRICTER' } })), path: 'spec.portLevelMtls[8080].mode', message: /^must be one of / },
+    { name: 'port key 0', doc: peerAuthentication(workloadSpec({ '0': { mode: 'STRICT' } })), path: 'spec.portLevelMtls.0', message: /^unknown field$/ },
+    { name: 'port key 65536', doc: peerAuthentication(workloadSpec({ '65536': { mode: 'STRICT' } })), path: 'spec.portLevelMtls.65536', message: /^unknown field$/ },
+    { name: 'port key http', doc: peerAuthentication(workloadSpec({ http: { mode: 'STRICT' } })), path: 'spec.portLevelMtls.http', message: /^unknown field$/ },
+    { name: 'port key -1', doc: peerAuthentication(workloadSpec({ '-1': {} })), path: 'spec.portLevelMtls.-1', message: /^unknown field$/ },
+    { name: 'an unknown field spec.mtls.mdoe', doc: peerAuthentication({ mtls: { mdoe: 'STRICT' } }), path: 'spec.mtls.mdoe', message: /^unknown field$/ },
+    { name: 'an unknown field in a port entry', doc: peerAuthentication(workloadSpec({ '8080': { mdoe: 'STRICT' } })), path: 'spec.portLevelMtls[8080].mdoe', message: /^unknown field$/ },
+    { name: 'labels directly under selector', doc: peerAuthentication({ selector: { app: 'httpbin' } }), path: 'spec.selector.app', message: /^unknown field$/ },
+    { name: 'a selector key with *', doc: peerAuthentication({ selector: { matchLabels: { 'app*': 'httpbin' } } }), path: 'spec.selector.matchLabels.app*', message: /^unknown field$/ },
+    { name: 'a selector value with *', doc: peerAuthentication({ selector: { matchLabels: { app: 'http*' } } }), path: 'spec.selector.matchLabels.app', message: /^must be a label value without \*$/ },
+    { name: 'a selector value of 64 characters', doc: peerAuthentication({ selector: { matchLabels: { app: 'a'.repeat(64) } } }), path: 'spec.selector.matchLabels.app', message: /63 characters/ },
+    {
+      name: 'a PeerAuthentication with apiVersion v1alpha1',
+      doc: peerAuthentication({}, 'security.istio.io/v1alpha1'),
+      path: 'apiVersion',
+      message: /^must be security\.istio\.io\/v1 or security\.istio\.io\/v1beta1 for kind PeerAuthentication$/,
+    },
+  ];
+  for (const c of bad) {
+    test(`a PeerAuthentication with ${c.name} is an issue at ${c.path}`, () => {
+      const r = failed(parseResource(c.doc));
+      const at = r.issues.filter((i) => i.path === c.path);
+      assert.equal(at.length, 1, `issues: ${JSON.stringify(r.issues)}`);
+      assert.match(at[0]!.message, c.message);
     });
   }
 });
