@@ -24,6 +24,22 @@ export interface Listener {
   readonly ssl: boolean;
   /** virtualHosts in the order Host matching tries them does not matter: the proxy indexes them. */
   readonly virtualHosts: readonly VirtualHost[];
+  /** inbound makes this a sidecar's inbound listener, accepting mesh mTLS per PeerAuthentication. */
+  readonly inbound?: InboundMtls;
+  /**
+   * forwardClientCertDetails is Envoy's XFCC handling: SANITIZE (the default: drop what the client
+   * sent) or APPEND_FORWARD (a sidecar: on mTLS connections add the peer's details, on plaintext
+   * ones drop any XFCC the client sent).
+   */
+  readonly forwardClientCertDetails?: 'SANITIZE' | 'APPEND_FORWARD';
+}
+
+/** InboundMtls is how a sidecar's inbound listener treats each new connection. */
+export interface InboundMtls {
+  /** mode: STRICT refuses plaintext, DISABLE refuses TLS, PERMISSIVE tells them apart by the first bytes. */
+  readonly mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+  /** trustDomain a peer's SPIFFE identity must be in. */
+  readonly trustDomain: string;
 }
 
 /** VirtualHost is one VirtualService: domains to match the Host against, routes in order. */
@@ -157,4 +173,19 @@ export interface Endpoint {
   readonly labels: Readonly<Record<string, string>>;
   /** serviceAccount of the workload, when known (from its WorkloadEntry). */
   readonly serviceAccount?: string;
+  /** mtls: connect with the proxy's mesh identity (Istio mTLS); absent means plaintext. */
+  readonly mtls?: EndpointMtls;
+}
+
+/** EndpointMtls is Istio mTLS origination towards one endpoint (the credential comes from outside the snapshot). */
+export interface EndpointMtls {
+  /** sni is Istio's `outbound_.<port>_._.<service>.<namespace>.svc.cluster.local`. */
+  readonly sni: string;
+  readonly alpn: readonly string[];
+  /**
+   * identities the server certificate's URI SAN must be one of ("secure naming"); empty means
+   * any identity in trustDomain that chains to the mesh root.
+   */
+  readonly identities: readonly string[];
+  readonly trustDomain: string;
 }

@@ -49,14 +49,27 @@ export class ProxyListener {
     this.#server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
       this.#stats.downstreamErrors.labels(err.code ?? 'unknown').inc();
-      if (socket.writable && !(socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-        socket.end(
-          tooLarge
-            ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
-            : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
-        );
-      }
-      socket.destroy();
+      const refuse = () => {
+        const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        // A broken request pipelined behind complete ones: answer those first (Envoy answers one
+        // request at a time), then refuse it.
+        if (inFlight?.req.complete) return void inFlight.once('finish', refuse);
+        if (inFlight && !inFlight.headersSent) {
+          // This request's body broke before any answer began: refuse it as Envoy does; closing
+          // the response aborts the upstream request.
+          inFlight.writeHead(tooLarge ? 431 : 400, { connection: 'close', 'content-length': 0 });
+          return void inFlight.end();
+        }
+        if (socket.writable && !inFlight) {
+          socket.end(
+            tooLarge
+              ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
+              : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+          );
+        }
+        socket.destroy();
+      };
+      refuse();
     });
   }
 

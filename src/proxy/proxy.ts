@@ -97,13 +97,27 @@ export class Proxy implements ProxyHandle {
     // Bind new listeners first: if one cannot bind, nothing changes.
     const fresh: { l: ProxyListener; ir: ir.Listener }[] = [];
     const swaps: [ProxyListener, ListenerRuntime][] = [];
+    const wanted = new Set(s.listeners.map((l) => l.name));
+    /** renamed maps a listener the snapshot drops to the new name that takes over its socket. */
+    const renamed = new Map<string, string>();
     for (const il of s.listeners) {
       const runtime: ListenerRuntime = { table: new RouteTable(il), clusters, scheme: il.ssl ? 'https' : 'http', stats: this.stats };
       const { host, port } = this.hostPortFor(il.bindAddress, il.bindPort);
+      const same = (e: { l: ProxyListener; ir: ir.Listener }) => e.l.host === host && e.l.requestedPort === port && e.ir.ssl === il.ssl;
       const existing = this.#listeners.get(il.name);
-      if (existing && existing.l.host === host && existing.l.requestedPort === port && existing.ir.ssl === il.ssl) {
+      if (existing && same(existing)) {
         swaps.push([existing.l, runtime]);
         continue;
+      }
+      if (!existing) {
+        // A listener renamed on the same address (a Gateway replaced by another) takes over the
+        // old socket: binding a second one would fail while the old one still listens.
+        const [oldName, old] = [...this.#listeners].find(([n, e]) => !wanted.has(n) && !renamed.has(n) && same(e)) ?? [];
+        if (oldName !== undefined && old) {
+          renamed.set(oldName, il.name);
+          swaps.push([old.l, runtime]);
+          continue;
+        }
       }
       const l = new ProxyListener(il.name, host, port, runtime, this.stats);
       try {
@@ -118,16 +132,19 @@ export class Proxy implements ProxyHandle {
 
     // Commit: swap runtimes, register new listeners, retire the ones the snapshot dropped.
     for (const [l, rt] of swaps) l.runtime = rt;
-    const wanted = new Set(s.listeners.map((l) => l.name));
     const retiring: ProxyListener[] = [];
+    const moved: [string, { l: ProxyListener; ir: ir.Listener }][] = [];
     for (const [name, entry] of this.#listeners) {
       const replaced = fresh.some((f) => f.ir.name === name);
       if (!wanted.has(name) || replaced) {
-        retiring.push(entry.l);
         this.#listeners.delete(name);
+        const to = renamed.get(name);
+        if (to !== undefined) moved.push([to, entry]);
+        else retiring.push(entry.l);
       }
     }
     for (const f of fresh) this.#listeners.set(f.ir.name, f);
+    for (const [to, e] of moved) this.#listeners.set(to, e);
     for (const il of s.listeners) {
       const e = this.#listeners.get(il.name);
       if (e) this.#listeners.set(il.name, { l: e.l, ir: il });

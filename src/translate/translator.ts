@@ -21,6 +21,9 @@ import { EndpointIndex, translateUpstream, clusterName, DEFAULT_CONNECT_TIMEOUT_
 import { translateVirtualService, type KubeDestination } from './virtual-service.js';
 import { selectVirtualServices, findDomainConflicts, translateListener, proxyNamesOf } from './gateway.js';
 import { GLOO_NAMESPACE } from '../api/kinds.js';
+import type { PeerAuthenticationSpec } from '../api/security/peer-authentication.js';
+import { validatePeerAuthentication } from './peer-authentication.js';
+import { istioOptionsOf } from './istio-mtls.js';
 
 /** ResourceOutcome is one resource's status after translation. */
 export interface ResourceOutcome {
@@ -101,12 +104,19 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
   const settings = pickSettings(byKind<SettingsSpec>(resources, 'Settings'), report);
   const index = new EndpointIndex(byKind<ServiceSpec>(resources, 'Service'), byKind<WorkloadEntrySpec>(resources, 'WorkloadEntry'));
   for (const r of resources) if (r.kind === 'Service' || r.kind === 'WorkloadEntry') report.saw(r);
+  const istio = istioOptionsOf(settings, report);
+  for (const pa of byKind<PeerAuthenticationSpec>(resources, 'PeerAuthentication')) {
+    const { errors, warnings } = validatePeerAuthentication(pa);
+    report.saw(pa);
+    for (const e of errors) report.error(pa, e);
+    for (const w of warnings) report.warn(pa, w);
+  }
 
   // 1. Upstreams.
   const upstreams: Record<string, ir.Upstream> = {};
   const upstreamRefs = new Set<string>();
   for (const u of byKind<UpstreamSpec>(resources, 'Upstream')) {
-    const iu = translateUpstream(u, index, report);
+    const iu = translateUpstream(u, index, istio, report);
     upstreams[iu.name] = iu;
     upstreamRefs.add(`${u.metadata.namespace}/${u.metadata.name}`);
   }

@@ -7,6 +7,7 @@ import type { WorkloadEntrySpec } from '../api/istio/workload-entry.js';
 import type * as ir from '../ir/index.js';
 import { type Report, warnUnsupported } from './report.js';
 import { durationMs } from './duration.js';
+import { applyIstioMtls, type IstioOptions } from './istio-mtls.js';
 
 /** DEFAULT_CONNECT_TIMEOUT_MS is Gloo's cluster connect timeout (translator/defaults.go). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -68,7 +69,7 @@ function resolvePort(w: WorkloadEntrySpec, port: ServicePort): number | undefine
 }
 
 /** translateUpstream builds the ir.Upstream of one Upstream resource. */
-export function translateUpstream(u: Resource<UpstreamSpec>, index: EndpointIndex, report: Report): ir.Upstream {
+export function translateUpstream(u: Resource<UpstreamSpec>, index: EndpointIndex, istio: IstioOptions, report: Report): ir.Upstream {
   report.saw(u);
   warnUnsupported(report, u, u.spec, UNSUPPORTED_UPSTREAM_FIELDS, 'spec');
   const connectTimeoutMs = durationMs(u.spec.connectionConfig?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -76,7 +77,7 @@ export function translateUpstream(u: Resource<UpstreamSpec>, index: EndpointInde
   let endpoints: ir.Endpoint[] = [];
   if (u.spec.static) {
     endpoints = u.spec.static.hosts.map((h) => ({ address: h.addr, port: h.port, labels: {} }));
-    if (u.spec.static.useTls || (u.spec.static.useTls === undefined && u.spec.static.hosts.some((h) => h.port === 443))) {
+    if (!u.spec.sslConfig && (u.spec.static.useTls || (u.spec.static.useTls === undefined && u.spec.static.hosts.some((h) => h.port === 443)))) {
       report.warn(u, 'spec.static.useTls: TLS origination to static hosts is not supported by meshgate yet; connections are plaintext');
     }
   } else if (u.spec.kube) {
@@ -92,5 +93,5 @@ export function translateUpstream(u: Resource<UpstreamSpec>, index: EndpointInde
   } else {
     report.warn(u, 'spec: no static or kube upstream type set; the upstream has no endpoints');
   }
-  return { name, connectTimeoutMs, endpoints };
+  return { name, connectTimeoutMs, endpoints: applyIstioMtls(u, endpoints, istio, report) };
 }

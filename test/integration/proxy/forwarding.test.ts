@@ -2,10 +2,12 @@
 // query, body, Envoy's added headers, no hop-by-hop headers) and what the client gets back.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startProxy, type TestProxy } from '../../helpers/proxy.js';
 import { startUpstream, type UpstreamServer, type RecordedRequest } from '../../helpers/upstream-server.js';
 import { send, rawExchange, statusOf } from '../../helpers/http.js';
+import { eventually } from '../../helpers/eventually.js';
 import { simple, route, forward, upstream, retries } from '../../helpers/snapshot.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -162,7 +164,7 @@ describe('proxy forwarding', () => {
     const raw = await rawExchange(
       gw.port,
       'GET /hop HTTP/1.1\r\nHost: example.com\r\nConnection: close, x-hop-one, X-Hop-Two\r\nKeep-Alive: timeout=5\r\n' +
-        'TE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\nX-Hop-One: 1\r\nX-Hop-Two: 2\r\nX-End-To-End: kept\r\n\r\n',
+        'TE: gzip\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\nX-Hop-One: 1\r\nX-Hop-Two: 2\r\nX-End-To-End: kept\r\n\r\n',
     );
     assert.equal(statusOf(raw), 200, raw);
     const h = lastRequest().headers;
@@ -189,6 +191,33 @@ describe('proxy forwarding', () => {
     assert.equal(res.headers['x-resp-hop'], undefined);
     assert.equal(res.headers['x-resp-kept'], 'yes');
     assert.notEqual(res.headers['keep-alive'], 'timeout=30');
+  });
+
+  test('a client that goes away aborts the upstream request', async () => {
+    let upstreamClosed = false;
+    up.setHandler((_rec, res) => {
+      res.on('close', () => {
+        upstreamClosed = !res.writableFinished;
+      });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial'); // and never ends
+    });
+    const sock = connect({ host: '127.0.0.1', port: gw.port });
+    let got = '';
+    sock.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    sock.on('error', () => undefined);
+    sock.write('GET /gone HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => got.includes('partial'), { message: 'the partial body reached the client' });
+    sock.destroy();
+    await eventually(() => upstreamClosed, { message: 'the upstream response was abandoned' });
+  });
+
+  test('an absolute-form request target is forwarded in origin form', async () => {
+    const raw = await rawExchange(gw.port, 'GET http://example.com/abs/path?q=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(raw), 200, raw);
+    assert.equal(lastRequest().url, '/abs/path?q=1');
   });
 
   test('the response carries x-envoy-upstream-service-time', async () => {

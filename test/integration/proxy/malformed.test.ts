@@ -28,7 +28,6 @@ describe('malformed requests', () => {
     ['content-length together with transfer-encoding', 'POST /bad HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
     ['invalid content-length', 'POST /bad HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nhello', 400],
     ['conflicting content-lengths', 'POST /bad HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!', 400],
-    ['bad chunk size', 'POST /bad HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', 400],
     ['missing Host', 'GET /bad HTTP/1.1\r\nAccept: */*\r\n\r\n', 400],
     ['headers over 60 KiB', `GET /bad HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(61 * 1024)}\r\n\r\n`, 431],
   ];
@@ -46,13 +45,27 @@ describe('malformed requests', () => {
     });
   }
 
-  test('a bad request after a good one on a keep-alive connection: 200 then 400', async () => {
+  test('a bad request pipelined behind a good one: the good one is answered, then 400', async () => {
     const before = up.requests.length;
     const raw = await rawExchange(gw.port, 'GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\nBroken\r\n\r\n');
     const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
     assert.deepEqual(statuses, [200, 400]);
     assert.equal(up.requests.length, before + 1);
     assert.equal(up.requests.at(-1)?.url, '/first');
+
+    const three = await rawExchange(gw.port, 'GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\nGET /three HTTP/1.1\r\nBroken\r\n\r\n');
+    assert.deepEqual([...three.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1])), [200, 200, 400]);
+    assert.deepEqual(up.requests.slice(before + 1).map((r) => r.url), ['/one', '/two']);
+  });
+
+  test('a chunked body that breaks after the request was routed: 400, and the next good request is served', async () => {
+    // The headers are fine, so the request is already on its way upstream when the body breaks;
+    // Envoy still answers 400 because no response has started.
+    const raw = await rawExchange(gw.port, 'POST /bad-chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n\r\n');
+    assert.equal(statusOf(raw), 400, `response was: ${JSON.stringify(raw.slice(0, 200))}`);
+    const good = await send(gw.port, '/good');
+    assert.equal(good.status, 200);
+    assert.ok(!up.requests.some((r) => r.url === '/bad-chunk'), 'the upstream never completes the broken request');
   });
 
   test('downstream errors are counted by reason', async () => {

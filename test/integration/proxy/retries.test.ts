@@ -69,6 +69,35 @@ describe('retries', () => {
     assert.match(metrics, /meshgate_upstream_cx_connect_fail_total\{upstream="mixed_default"\} [1-9]/);
   });
 
+  test('a try that outlives perTryTimeoutMs is retried', async () => {
+    let n = 0;
+    const up = await startUpstream('sleepy', (_rec, res) => {
+      if (n++ === 0) return; // the first try never gets an answer
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('second try');
+    });
+    ups.push(up);
+    await gw.apply(
+      simple(route(forward('sleepy_default', { retries: retries(['5xx'], 1, { perTryTimeoutMs: 100 }) })), [upstream('sleepy_default', [up.port])]),
+    );
+    const res = await send(gw.port, '/per-try');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'second try');
+    assert.equal(up.requests.length, 2);
+  });
+
+  test('every try outlives perTryTimeoutMs: 504 upstream request timeout', async () => {
+    const up = await startUpstream('asleep', () => undefined);
+    ups.push(up);
+    await gw.apply(
+      simple(route(forward('asleep_default', { retries: retries(['5xx'], 1, { perTryTimeoutMs: 100 }) })), [upstream('asleep_default', [up.port])]),
+    );
+    const res = await send(gw.port, '/per-try');
+    assert.equal(res.status, 504);
+    assert.equal(res.body, 'upstream request timeout');
+    assert.equal(up.requests.length, 2);
+  });
+
   test('a POST with a body is not retried', async () => {
     const up = await flaky(1);
     await gw.apply(simple(route(forward('flaky_default', { retries: retries(['5xx', 'reset', 'connect-failure'], 2) })), [upstream('flaky_default', [up.port])]));

@@ -65,7 +65,9 @@ describe('snapshot swap', () => {
 
   test('applying the same version again is a no-op', async () => {
     const s = toA();
-    a.setHandler((_rec, res) => res.end('a'));
+    a.setHandler((_rec, res) => {
+      res.end('a');
+    });
     await gw.apply(s);
     assert.equal(gw.proxy.current?.version, s.version);
     // Same version, different content: the proxy must not even look at it.
@@ -116,6 +118,19 @@ describe('snapshot swap', () => {
     assert.equal((await send(gw.port, '/')).body, 'a');
     const metrics = await gw.proxy.stats.registry.metrics();
     assert.match(metrics, /meshgate_snapshots_total\{result="nack"\} [1-9]/);
+  });
+
+  test('a listener renamed on the same port (Gateway replaced) keeps serving with the new config', async () => {
+    await gw.apply(snapshot(listener([vhost([route(direct(200, 'old gateway'))])], { name: 'gloo-system.gw-old' }), []));
+    assert.equal((await send(gw.port, '/')).body, 'old gateway');
+    await gw.apply(snapshot(listener([vhost([route(direct(200, 'new gateway'))])], { name: 'gloo-system.gw-new' }), []));
+    assert.equal((await send(gw.port, '/')).body, 'new gateway');
+    assert.deepEqual(
+      gw.proxy.addresses().map((l) => [l.name, l.port]),
+      [['gloo-system.gw-new', gw.port]],
+    );
+    await gw.apply(snapshot(listener([vhost([route(direct(200, 'new gateway v2'))])], { name: 'gloo-system.gw-new' }), []));
+    assert.equal((await send(gw.port, '/')).body, 'new gateway v2');
   });
 
   test('a listener removed from the snapshot stops accepting; the others keep serving', async () => {
