@@ -14,12 +14,19 @@ import type { CompiledRoute } from './router/route-table.js';
 import { LocalReply, sendLocalReply } from './local-reply.js';
 import { isHopByHop, connectionTokens, applyHeaderManipulation } from './headers.js';
 import type { ProxyStats } from './stats.js';
+import { UpstreamTlsError, uriSans, type CredentialSource } from './upstream/mesh-tls.js';
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 
 /** ForwardContext is what a forward needs from its listener. */
 export interface ForwardContext {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly scheme: 'http' | 'https';
   readonly stats: ProxyStats;
+  /** xfcc: SANITIZE drops a client's x-forwarded-client-cert; APPEND_FORWARD adds the mTLS peer's. */
+  readonly xfcc: 'SANITIZE' | 'APPEND_FORWARD';
+  /** credentials give the proxy's own mesh identity (XFCC `By=`). */
+  readonly credentials?: CredentialSource;
 }
 
 /** Backoff between retries: Envoy's default base interval is 25 ms, with jitter. */
@@ -37,7 +44,7 @@ export function forward(
   const dest = pickDestination(action.destinations);
   const cluster = ctx.clusters.get(dest.upstream);
   if (!cluster) return localReply(res, LocalReply.clusterNotFound, ctx);
-  const headers = upstreamHeaders(req, route, action, ctx.scheme);
+  const headers = upstreamHeaders(req, route, action, ctx);
   const upstreamPath = action.prefixRewrite !== undefined ? rewritePrefix(path, req.url!, route.route.match, action.prefixRewrite) : req.url!;
   new Exchange(req, res, route, action, cluster, headers, upstreamPath, ctx).start();
 }
@@ -74,12 +81,13 @@ function rewritePrefix(path: string, url: string, m: ir.RouteMatch, rewrite: str
  * hop-by-hop ones, plus what Envoy adds (x-forwarded-for, x-forwarded-proto, x-request-id,
  * x-envoy-expected-rq-timeout-ms), then the route's and virtual host's header manipulation.
  */
-function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.ForwardAction, scheme: string): string[] {
+function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.ForwardAction, ctx: ForwardContext): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
   const extra = connectionTokens(req.headers.connection);
   let requestId: string | undefined;
   let xff: string | undefined;
+  let xfcc: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
@@ -90,12 +98,21 @@ function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.
       xff = xff === undefined ? raw[i + 1] : `${xff},${raw[i + 1]}`;
       continue;
     }
+    if (lower === 'x-forwarded-client-cert') {
+      xfcc = xfcc === undefined ? raw[i + 1] : `${xfcc},${raw[i + 1]}`;
+      continue;
+    }
     if (lower === 'x-request-id') requestId = raw[i + 1];
     out.push(name, raw[i + 1]!);
   }
   const remote = req.socket.remoteAddress ?? '';
   out.push('x-forwarded-for', xff ? `${xff},${remote}` : remote);
-  out.push('x-forwarded-proto', scheme);
+  out.push('x-forwarded-proto', ctx.scheme);
+  if (ctx.xfcc === 'APPEND_FORWARD') {
+    // Only an mTLS peer's details are added; on a plaintext connection a client's XFCC is dropped (Envoy).
+    const own = peerDetails(req.socket as TLSSocket, ctx.credentials);
+    if (own) out.push('x-forwarded-client-cert', xfcc ? `${xfcc},${own}` : own);
+  }
   if (!requestId) out.push('x-request-id', randomUUID());
   const expected = expectedTimeout(action);
   if (expected > 0) out.push('x-envoy-expected-rq-timeout-ms', String(expected));
@@ -104,6 +121,27 @@ function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.
   const vh = route.vhost.vhost.headers;
   if (vh) applyHeaderManipulation(out, vh.requestHeadersToAdd, vh.requestHeadersToRemove);
   return out;
+}
+
+const xfccCache = new WeakMap<object, string>();
+
+/**
+ * peerDetails is the XFCC element for an mTLS connection, as Istio's inbound sidecar writes it:
+ * `By=<own id>;Hash=<sha256 hex of the peer certificate DER>;Subject="";URI=<peer id>`. It is
+ * computed once per connection.
+ */
+function peerDetails(socket: TLSSocket, credentials: CredentialSource | undefined): string | undefined {
+  if (!socket.encrypted) return undefined;
+  const cached = xfccCache.get(socket);
+  if (cached !== undefined) return cached;
+  const peer = socket.getPeerX509Certificate?.();
+  const own = credentials?.current()?.identity;
+  if (!peer || !own) return undefined;
+  const hash = createHash('sha256').update(peer.raw).digest('hex');
+  const uri = uriSans(socket.getPeerCertificate()).join(',');
+  const value = `By=${own};Hash=${hash};Subject="";URI=${uri}`;
+  xfccCache.set(socket, value);
+  return value;
 }
 
 /** expectedTimeout is what Envoy puts in x-envoy-expected-rq-timeout-ms: the per-try timeout if shorter. */
@@ -263,10 +301,11 @@ class Exchange {
       return;
     }
     if (err instanceof UpstreamTimeout) return; // #onTimeout answered already.
-    const failure = isConnectFailure(err);
+    const tls = err instanceof UpstreamTlsError;
+    const failure = tls || isConnectFailure(err);
     if (failure) this.#cluster.stats.connectFailures.inc();
     if (this.#shouldRetryError(failure)) return this.#retry();
-    this.#fail(LocalReply.upstreamReset(failure ? 'connection failure' : 'connection termination'));
+    this.#fail(LocalReply.upstreamReset(failure ? 'connection failure' : 'connection termination', tls ? err.message : undefined));
   }
 
   #onTimeout(): void {

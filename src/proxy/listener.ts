@@ -1,9 +1,14 @@
 /**
- * ProxyListener owns one listening socket (node:http) and the runtime it serves with. The
- * runtime is one reference, swapped whole by the proxy when a snapshot changes it.
+ * ProxyListener owns one listening socket and the runtime it serves with. The runtime is one
+ * reference, swapped whole by the proxy when a snapshot changes it. A sidecar's inbound listener
+ * first looks at each connection's first bytes and applies its PeerAuthentication mode before
+ * HTTP sees it: TLS goes through mesh mTLS, plaintext goes straight on, and a connection the
+ * mode forbids is closed before any response, as Envoy does when no filter chain matches.
  */
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { checkSpiffe } from './upstream/mesh-tls.js';
 import { handleRequest, type ListenerRuntime } from './request.js';
 import type { ProxyStats } from './stats.js';
 
@@ -11,13 +16,22 @@ import type { ProxyStats } from './stats.js';
 export const MAX_HEADER_BYTES = 60 * 1024;
 /** KEEP_ALIVE_MS is how long an idle client connection stays open. */
 const KEEP_ALIVE_MS = 60_000;
+/**
+ * INBOUND_ALPN: Istio clients offer `istio-http/1.1` (or plain `istio`, as Gloo's enable-mtls
+ * writes) only to pick a filter chain; the connection then carries HTTP/1.1.
+ */
+const INBOUND_ALPN = ['istio-http/1.1', 'istio', 'http/1.1'];
 
 export class ProxyListener {
   readonly name: string;
   readonly host: string;
   readonly requestedPort: number;
   runtime: ListenerRuntime;
+  /** inbound is fixed for a listener's life: the proxy rebinds when a snapshot flips it. */
+  readonly inbound: boolean;
   readonly #server: Server;
+  /** #front accepts connections for an inbound listener and hands them to #server. */
+  readonly #front: NetServer | undefined;
   readonly #stats: ProxyStats;
   #port = 0;
 
@@ -26,6 +40,7 @@ export class ProxyListener {
     this.host = host;
     this.requestedPort = port;
     this.runtime = runtime;
+    this.inbound = runtime.inbound !== undefined;
     this.#stats = stats;
     this.#server = createServer(
       {
@@ -71,6 +86,59 @@ export class ProxyListener {
       };
       refuse();
     });
+    if (this.inbound) this.#front = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+  }
+
+  /**
+   * #accept applies the inbound mode to a new connection, reading its first bytes: a TLS
+   * ClientHello starts with 0x16. The mode is read now, so a policy change applies to new
+   * connections while open ones keep theirs.
+   */
+  #accept(socket: Socket): void {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      const inbound = this.runtime.inbound;
+      const isTls = chunk[0] === 0x16;
+      if (!inbound || (isTls ? inbound.mode === 'DISABLE' : inbound.mode === 'STRICT')) {
+        this.#stats.downstreamErrors.labels(isTls ? 'tls_refused_by_mode' : 'plaintext_refused_by_mode').inc();
+        socket.destroy();
+        return;
+      }
+      if (!isTls) {
+        this.#server.emit('connection', socket);
+        socket.resume();
+        return;
+      }
+      const cred = this.runtime.credentials?.current();
+      if (!cred) {
+        this.#stats.downstreamErrors.labels('no_mesh_identity').inc();
+        socket.destroy();
+        return;
+      }
+      // OpenSSL checks the client's chain against the mesh root; the trust domain is checked here.
+      const tls = new TLSSocket(socket, {
+        isServer: true,
+        secureContext: cred.secureContext,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: INBOUND_ALPN,
+      });
+      tls.once('secure', () => {
+        const why = checkSpiffe(tls.getPeerCertificate(), [], inbound.trustDomain);
+        if (why) {
+          this.#stats.downstreamErrors.labels('peer_identity_refused').inc();
+          tls.destroy();
+          return;
+        }
+        this.#server.emit('connection', tls);
+      });
+      tls.once('error', (err: Error & { code?: string }) => {
+        this.#stats.downstreamErrors.labels(`tls_${err.code ?? 'handshake'}`).inc();
+        tls.destroy();
+      });
+    });
+    socket.once('error', () => socket.destroy());
   }
 
   /** port is the port actually bound (differs from the requested one when that was 0). */
@@ -79,12 +147,13 @@ export class ProxyListener {
   }
 
   listen(): Promise<void> {
+    const target = this.#front ?? this.#server;
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
-      this.#server.once('error', onError);
-      this.#server.listen({ host: this.host, port: this.requestedPort }, () => {
-        this.#server.off('error', onError);
-        const addr = this.#server.address();
+      target.once('error', onError);
+      target.listen({ host: this.host, port: this.requestedPort }, () => {
+        target.off('error', onError);
+        const addr = target.address();
         this.#port = typeof addr === 'object' && addr ? addr.port : this.requestedPort;
         resolve();
       });
@@ -102,7 +171,8 @@ export class ProxyListener {
       const sweep = setInterval(() => this.#server.closeIdleConnections(), 50);
       deadline.unref();
       sweep.unref();
-      this.#server.close(() => {
+      // An inbound listener's front owns the raw sockets: its close waits for all of them.
+      (this.#front ?? this.#server).close(() => {
         clearTimeout(deadline);
         clearInterval(sweep);
         resolve();

@@ -27,8 +27,9 @@ export const LocalReply = {
   /** upstreamTimeout: the route timeout passed before the response began (Envoy flag UT). */
   upstreamTimeout: reply(504, 'upstream request timeout', 'upstream_response_timeout'),
   /** upstreamReset: the connection failed or closed before response headers (Envoy flags UF/UC). */
-  upstreamReset(reason: 'connection failure' | 'connection termination' | 'overflow' | 'protocol error'): LocalReply {
-    return reply(503, UPSTREAM_RESET_PREFIX + reason, `upstream_reset_before_response_started{${reason.replace(/ /g, '_')}}`);
+  upstreamReset(reason: 'connection failure' | 'connection termination' | 'overflow' | 'protocol error', transportFailure?: string): LocalReply {
+    const body = UPSTREAM_RESET_PREFIX + reason + (transportFailure ? `, transport failure reason: ${transportFailure}` : '');
+    return reply(503, body, `upstream_reset_before_response_started{${reason.replace(/ /g, '_')}}`);
   },
   /** badRequest: the request could not be understood. */
   badRequest: reply(400, 'Bad Request', 'bad_request'),

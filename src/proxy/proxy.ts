@@ -14,6 +14,7 @@ import { ProxyStats } from './stats.js';
 import type { ListenerRuntime } from './request.js';
 import { SnapshotRejectedError, ListenerBindError } from './errors.js';
 import type { ProxyHandle } from './handle.js';
+import type { CredentialSource } from './upstream/mesh-tls.js';
 
 /** ProxyOptions are the proxy's bootstrap settings. */
 export interface ProxyOptions {
@@ -25,6 +26,8 @@ export interface ProxyOptions {
   readonly drainMs?: number;
   readonly log: Logger;
   readonly stats?: ProxyStats;
+  /** credentials supply the proxy's mesh identity for mTLS (from mesh/, wired by the caller). */
+  readonly credentials?: CredentialSource;
 }
 
 /** ListenerAddress is where one listener actually listens. */
@@ -41,7 +44,7 @@ const WILDCARDS = new Set(['::', '0.0.0.0', '']);
 export class Proxy implements ProxyHandle {
   readonly stats: ProxyStats;
   readonly #opts: ProxyOptions;
-  readonly #pools = new PoolSet();
+  readonly #pools: PoolSet;
   readonly #listeners = new Map<string, { l: ProxyListener; ir: ir.Listener }>();
   #current: ir.Snapshot | undefined;
   #applying: Promise<void> = Promise.resolve();
@@ -49,6 +52,7 @@ export class Proxy implements ProxyHandle {
   constructor(opts: ProxyOptions) {
     this.#opts = opts;
     this.stats = opts.stats ?? new ProxyStats();
+    this.#pools = new PoolSet(opts.credentials);
   }
 
   /** metrics renders the proxy's Prometheus metrics. */
@@ -101,9 +105,18 @@ export class Proxy implements ProxyHandle {
     /** renamed maps a listener the snapshot drops to the new name that takes over its socket. */
     const renamed = new Map<string, string>();
     for (const il of s.listeners) {
-      const runtime: ListenerRuntime = { table: new RouteTable(il), clusters, scheme: il.ssl ? 'https' : 'http', stats: this.stats };
+      const runtime: ListenerRuntime = {
+        table: new RouteTable(il),
+        clusters,
+        scheme: il.ssl ? 'https' : 'http',
+        stats: this.stats,
+        xfcc: il.forwardClientCertDetails ?? 'SANITIZE',
+        ...(il.inbound ? { inbound: il.inbound } : {}),
+        ...(this.#opts.credentials ? { credentials: this.#opts.credentials } : {}),
+      };
       const { host, port } = this.hostPortFor(il.bindAddress, il.bindPort);
-      const same = (e: { l: ProxyListener; ir: ir.Listener }) => e.l.host === host && e.l.requestedPort === port && e.ir.ssl === il.ssl;
+      const same = (e: { l: ProxyListener; ir: ir.Listener }) =>
+        e.l.host === host && e.l.requestedPort === port && e.ir.ssl === il.ssl && e.l.inbound === (il.inbound !== undefined);
       const existing = this.#listeners.get(il.name);
       if (existing && same(existing)) {
         swaps.push([existing.l, runtime]);

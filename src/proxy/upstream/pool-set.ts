@@ -5,6 +5,7 @@
  */
 import { Pool } from 'undici';
 import type * as ir from '../../ir/index.js';
+import { meshConnector, type CredentialSource } from './mesh-tls.js';
 
 /** POOL_CONNECTIONS bounds connections per endpoint (Envoy's default max_connections is 1024). */
 const POOL_CONNECTIONS = 1024;
@@ -13,10 +14,16 @@ const KEEP_ALIVE_MS = 60_000;
 
 export class PoolSet {
   readonly #pools = new Map<string, Pool>();
+  readonly #credentials: CredentialSource | undefined;
+
+  constructor(credentials?: CredentialSource) {
+    this.#credentials = credentials;
+  }
 
   /** key identifies a pool: the endpoint and every setting that changes how it connects. */
   static key(e: ir.Endpoint, u: ir.Upstream): string {
-    return `${e.address}|${e.port}|${u.connectTimeoutMs}`;
+    const m = e.mtls;
+    return `${e.address}|${e.port}|${u.connectTimeoutMs}${m ? `|mtls|${m.sni}|${m.alpn.join(',')}|${m.identities.join(',')}|${m.trustDomain}` : ''}`;
   }
 
   /** get returns the pool for an endpoint of an upstream, creating it when new. */
@@ -34,6 +41,7 @@ export class PoolSet {
         // The route timeout, run by the proxy, bounds waiting for headers; undici's own is off.
         headersTimeout: 0,
         bodyTimeout: 300_000,
+        ...(e.mtls ? { connect: meshConnector(e, e.mtls, this.#credentials, u.connectTimeoutMs) } : {}),
       });
       this.#pools.set(key, pool);
     }
