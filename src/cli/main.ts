@@ -4,12 +4,15 @@
  */
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { CliError } from './errors.js';
-import { ControlPlaneClient, DEFAULT_CONTROL_PLANE } from './client.js';
+import { GatewayError } from '../errors.js';
+import { ControlPlaneClient, DEFAULT_CONTROL_PLANE } from '../control-plane/client.js';
 import { apply, get, deleteByName, deleteByFile } from './commands/resources.js';
 import { validate } from './commands/validate.js';
 import { up } from './commands/up.js';
 import { httpbin } from './commands/httpbin.js';
 import { version } from './version.js';
+import { caServe, caRoot, tokenCreate, sidecar, parseLabel } from './commands/mesh.js';
+import { enableMtls, disableMtls, inject, uninject } from './commands/istio.js';
 
 function port(name: string) {
   return (v: string): number => {
@@ -46,7 +49,9 @@ function client(cmd: Command): ControlPlaneClient {
   return new ControlPlaneClient(url);
 }
 
-const print = (s: string) => process.stdout.write(`${s}\n`);
+const print = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
 
 export function buildProgram(): Command {
   const program = new Command('meshgate')
@@ -65,7 +70,13 @@ export function buildProgram(): Command {
     .option('--control-port <port>', 'control-plane API port', port('--control-port'), 9977)
     .option('--bind-address <addr>', 'address that Gateways with a wildcard bindAddress listen on', '127.0.0.1')
     .option('--drain-timeout <ms>', 'how long shutdown waits for in-flight requests', positiveInt('--drain-timeout'), 5000)
-    .option('--demo', 'also start the bundled httpbin on port 8000 and apply examples/httpbin', false)
+    .option('--ca-port <port>', 'mesh CA port (Istio: 15012)', port('--ca-port'), 15012)
+    .option('--istio-integration', "turn the gateway's mesh integration on (Settings istioOptions.enableIntegration)")
+    .option('--auto-mtls', 'turn auto-mTLS on (Settings istioOptions.enableAutoMtls)')
+    .option('--istio-discovery-address <host:port>', "the CA the gateway gets its identity from (default: this process's CA)")
+    .option('--istio-meta-cluster-id <id>', 'cluster ID (accepted like the Helm value; informational on one machine)')
+    .option('--istio-meta-mesh-id <id>', 'mesh ID (accepted like the Helm value; informational on one machine)')
+    .option('--demo', 'also run the mesh example: httpbin on 8000 behind a sidecar, mesh-wide STRICT, auto-mTLS', false)
     .option('--workers <n>', 'proxy processes sharing the ports (one per core is fastest)', workerCount, 1)
     .action(async (o) => up(o));
 
@@ -128,6 +139,85 @@ export function buildProgram(): Command {
     print(`${o.port}://${host}:${p.port}`);
   });
 
+  const caCmd = program.command('ca').description("the mesh CA (Istio's CreateCertificate API over gRPC with TLS)");
+  caCmd
+    .command('serve', { isDefault: true })
+    .description('run the CA alone in the foreground')
+    .option('--data-dir <dir>', 'data directory holding the CA (default: $MESHGATE_HOME or ./.meshgate)')
+    .option('--ca-port <port>', 'port (Istio: 15012)', port('--ca-port'), 15012)
+    .option('--host <addr>', 'address', '127.0.0.1')
+    .action(async (o) => caServe(o));
+  caCmd
+    .command('root')
+    .description('print the mesh root certificate (PEM)')
+    .option('--data-dir <dir>', 'data directory holding the CA')
+    .action(async (o) => print(await caRoot(o)));
+
+  program
+    .command('token')
+    .description('service-account tokens for the CA')
+    .command('create')
+    .description('issue a token with the claims of a Kubernetes service-account token (audience istio-ca)')
+    .requiredOption('--namespace <ns>', 'the workload namespace')
+    .requiredOption('--service-account <sa>', 'the workload service account')
+    .option('--ttl <duration>', 'lifetime: 3600s, 30m, 12h, 7d (default 12h)')
+    .option('--audience <aud>', 'audience', 'istio-ca')
+    .option('--data-dir <dir>', 'data directory holding the signing key')
+    .action(async (o) => print(await tokenCreate(o)));
+
+  withControlPlane(
+    program
+      .command('sidecar')
+      .description('run a sidecar beside a workload: mesh identity, WorkloadEntry registration, inbound mTLS')
+      .requiredOption('--namespace <ns>', 'workload namespace')
+      .requiredOption('--service-account <sa>', 'workload service account')
+      .requiredOption('--service <name>', 'the Service the workload belongs to')
+      .requiredOption('--app-port <port>', 'the app port on 127.0.0.1', port('--app-port'))
+      .option('--inbound-port <port>', 'inbound listener', port('--inbound-port'), 15006)
+      .option('--health-port <port>', 'health (/healthz/ready)', port('--health-port'), 15021)
+      .addOption(new Option('--ca-address <host:port>', 'the CA').env('MESHGATE_CA_ADDRESS').default('127.0.0.1:15012'))
+      .option('--token-file <file>', 'service-account token (default: $MESHGATE_TOKEN)')
+      .option('--ca-root-file <file>', 'mesh root PEM (default: asked from the control plane)')
+      .option('--workload-entry <name>', 'WorkloadEntry to write (default: the service name)')
+      .option('--label <k=v>', 'workload label (repeatable)', parseLabel, [])
+      .option('--bind-address <addr>', 'address to listen on', '127.0.0.1'),
+  ).action(async (o) => {
+    if (!/^[^:]+:[0-9]+$/.test(o.caAddress)) throw new CliError(`--ca-address must be host:port, got "${o.caAddress}"`);
+    await sidecar(o);
+  });
+
+  const istio = program.command('istio').description("the gateway's Istio integration (as glooctl istio)");
+  withControlPlane(
+    istio
+      .command('enable-mtls')
+      .description("make an Upstream use Istio mTLS (writes glooctl's sslConfig)")
+      .requiredOption('--upstream <name>', 'the Upstream')
+      .option('-n, --namespace <ns>', 'its namespace', 'gloo-system'),
+  ).action(async (o, cmd: Command) => print(await enableMtls(client(cmd), o.upstream, o.namespace)));
+  withControlPlane(
+    istio
+      .command('disable-mtls')
+      .description("remove an Upstream's sslConfig")
+      .requiredOption('--upstream <name>', 'the Upstream')
+      .option('-n, --namespace <ns>', 'its namespace', 'gloo-system'),
+  ).action(async (o, cmd: Command) => print(await disableMtls(client(cmd), o.upstream, o.namespace)));
+  withControlPlane(
+    istio
+      .command('inject')
+      .description("turn the gateway's mesh integration on (Settings istioOptions.enableIntegration)")
+      .option('--istio-namespace <ns>', 'accepted for glooctl compatibility', 'istio-system')
+      .option('--istio-meta-mesh-id <id>', 'accepted for glooctl compatibility')
+      .option('--istio-meta-cluster-id <id>', 'accepted for glooctl compatibility')
+      .option('--istio-discovery-address <addr>', 'accepted for glooctl compatibility'),
+  ).action(async (_o, cmd: Command) => print(await inject(client(cmd))));
+  withControlPlane(
+    istio
+      .command('uninject')
+      .description('turn the mesh integration off; refuses while Upstreams use the Istio certificates')
+      .option('--include-upstreams', "also remove those Upstreams' sslConfig", false)
+      .option('-n, --namespace <ns>', 'namespace of the Upstreams', 'gloo-system'),
+  ).action(async (o, cmd: Command) => (await uninject(client(cmd), o.includeUpstreams, o.namespace)).forEach((l) => print(l)));
+
   program
     .command('httpbin')
     .description('run the bundled httpbin-compatible app')
@@ -168,9 +258,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode ?? 1;
       return;
     }
-    if (err instanceof CliError) {
+    // A CliError, or any error thrown on purpose (a GatewayError), is a message for the user.
+    if (err instanceof CliError || err instanceof GatewayError) {
       process.stderr.write(`Error: ${err.message}\n`);
-      for (const d of err.details) process.stderr.write(`  ${d}\n`);
+      for (const d of (err as { details?: readonly string[] }).details ?? []) process.stderr.write(`  ${d}\n`);
       process.exitCode = 1;
       return;
     }

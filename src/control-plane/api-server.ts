@@ -8,6 +8,8 @@
  *   DELETE /v1/resources/K/N/NAME
  *   GET    /v1/proxies/NAME                     where a proxy listens
  *   GET    /v1/snapshots/NAME                   a proxy's current snapshot
+ *   GET    /v1/mtls?namespace=N&labels=k=v,...  a workload's effective PeerAuthentication
+ *   GET    /v1/ca/root                          the mesh root certificate (PEM), when the CA runs here
  */
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseAllDocuments } from 'yaml';
@@ -91,6 +93,15 @@ async function route(cp: ControlPlane, req: IncomingMessage): Promise<unknown> {
       if (!info) throw new HttpError(404, `no running proxy named ${JSON.stringify(parts[2] ?? '')}`);
       return info;
     }
+    case 'GET mtls': {
+      const namespace = url.searchParams.get('namespace');
+      if (!namespace) throw new HttpError(400, 'namespace is required');
+      return cp.effectiveMtls(namespace, parseLabels(url.searchParams.get('labels') ?? ''));
+    }
+    case 'GET ca': {
+      if (parts[2] !== 'root' || !cp.caRootPem) throw new HttpError(404, 'no CA runs with this control plane');
+      return { rootPem: cp.caRootPem };
+    }
     case 'GET snapshots': {
       const s = cp.snapshot(parts[2] ?? '');
       if (!s) throw new HttpError(404, `no snapshot for proxy ${JSON.stringify(parts[2] ?? '')}`);
@@ -99,6 +110,17 @@ async function route(cp: ControlPlane, req: IncomingMessage): Promise<unknown> {
     default:
       throw new HttpError(404, `no such path ${method} ${url.pathname}`);
   }
+}
+
+/** parseLabels reads `k=v,k2=v2`. */
+function parseLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new HttpError(400, `labels must be k=v pairs separated by commas, got ${JSON.stringify(pair)}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }
 
 function requireKind(name: string) {

@@ -16,6 +16,9 @@ import { keyOf, keyString, type ResourceKey } from '../config/resource-set.js';
 import { translate, type ResourceOutcome } from '../translate/translator.js';
 import { discoverUpstreams, isDiscovered } from '../translate/discovery.js';
 import { defaultResources } from './defaults.js';
+import { byKind } from '../config/resource-set.js';
+import type { PeerAuthenticationSpec } from '../api/security/peer-authentication.js';
+import { effectiveMtls, type EffectiveMtls } from '../translate/peer-authentication.js';
 
 /** REPORTER is the name statuses are reported by (Gloo: `reportedBy: gloo`). */
 export const REPORTER = 'gloo';
@@ -162,6 +165,17 @@ export class ControlPlane {
   /** withStatus returns a copy of a resource with its status filled in. */
   withStatus(r: Resource): Resource {
     return { ...r, status: this.statusOf(keyOf(r)) };
+  }
+
+  /** caRootPem is the mesh root, served to sidecars on one machine; set when the CA runs here. */
+  caRootPem: string | undefined;
+
+  /** effectiveMtls resolves a workload's PeerAuthentication from the policies not rejected. */
+  effectiveMtls(namespace: string, labels: Record<string, string>): EffectiveMtls {
+    const policies = byKind<PeerAuthenticationSpec>(this.store.list(), 'PeerAuthentication').filter(
+      (p) => this.#outcomes.get(keyString(keyOf(p)))?.state !== 'Rejected',
+    );
+    return effectiveMtls(policies, { namespace, labels });
   }
 
   /** reportProxy records where a proxy listens (it calls this after each snapshot it applies). */

@@ -27,6 +27,8 @@ export interface ForwardContext {
   readonly xfcc: 'SANITIZE' | 'APPEND_FORWARD';
   /** credentials give the proxy's own mesh identity (XFCC `By=`). */
   readonly credentials?: CredentialSource;
+  /** inbound is set on a sidecar's inbound listener, where the caller is a mesh peer. */
+  readonly inbound?: ir.InboundMtls;
 }
 
 /** Backoff between retries: Envoy's default base interval is 25 ms, with jitter. */
@@ -93,7 +95,9 @@ function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || (extra.length && extra.includes(lower))) continue;
     // Headers the proxy sets itself: never trust the client's copy at the edge.
-    if (lower === 'x-forwarded-proto' || lower === 'x-envoy-expected-rq-timeout-ms') continue;
+    if (lower === 'x-forwarded-proto') continue;
+    // An edge listener sets its own timeout header; a sidecar passes on the caller's (Istio).
+    if (lower === 'x-envoy-expected-rq-timeout-ms' && !ctx.inbound) continue;
     if (lower === 'x-forwarded-for') {
       xff = xff === undefined ? raw[i + 1] : `${xff},${raw[i + 1]}`;
       continue;

@@ -13,8 +13,6 @@ import { LocalReply, sendLocalReply } from './local-reply.js';
 /** ListenerRuntime is what a listener serves with; replaced whole on each snapshot. */
 export interface ListenerRuntime extends ForwardContext {
   readonly table: RouteTable;
-  /** inbound is the mesh mTLS mode of a sidecar's inbound listener. */
-  readonly inbound?: ir.InboundMtls;
 }
 
 /** NodeRequestView adapts a Node request for route matching without copying headers. */

@@ -10,9 +10,22 @@ import type { Logger } from 'pino';
 import type * as ir from '../ir/index.js';
 import { Proxy, type ProxyOptions, type ListenerAddress } from './proxy.js';
 import type { ProxyHandle } from './handle.js';
+import type { MeshCredential } from './upstream/mesh-tls.js';
+import { createSecureContext } from 'node:tls';
 
 /** WorkerMessage is everything primary and workers say to each other. */
-type ToWorker = { t: 'snapshot'; snapshot: ir.Snapshot } | { t: 'metrics'; id: number } | { t: 'drain'; ms: number };
+/** WorkerCredential is the mesh credential sent to workers over the IPC pipe (never written anywhere). */
+export interface WorkerCredential {
+  readonly identity: string;
+  readonly certChainPem: string;
+  readonly rootPem: string;
+  readonly key: { reveal(): string };
+}
+type ToWorker =
+  | { t: 'snapshot'; snapshot: ir.Snapshot }
+  | { t: 'metrics'; id: number }
+  | { t: 'drain'; ms: number }
+  | { t: 'credential'; identity: string; certChainPem: string; rootPem: string; keyPem: string };
 type FromWorker =
   | { t: 'ready' }
   | { t: 'ack'; version: string; addresses: ListenerAddress[] }
@@ -91,6 +104,12 @@ export class WorkerPool implements ProxyHandle {
     if (ack?.t === 'ack') this.#addresses = ack.addresses;
   }
 
+  /** setCredential hands every worker the gateway's current mesh credential. */
+  setCredential(c: WorkerCredential): void {
+    const msg: ToWorker = { t: 'credential', identity: c.identity, certChainPem: c.certChainPem, rootPem: c.rootPem, keyPem: c.key.reveal() };
+    for (const w of this.#workers) if (!w.isDead()) w.send(msg);
+  }
+
   /** metrics gathers every worker's metrics and sums them (prom-client's cluster aggregation). */
   async metrics(): Promise<string> {
     const id = ++this.#metricsId;
@@ -139,7 +158,8 @@ export function isProxyWorker(): boolean {
 
 /** runProxyWorker serves snapshots sent by the primary until told to drain. */
 export function runProxyWorker(opts: ProxyOptions): Promise<void> {
-  const proxy = new Proxy(opts);
+  let credential: MeshCredential | undefined;
+  const proxy = new Proxy({ ...opts, credentials: { current: () => credential } });
   const send = (m: FromWorker) => process.send?.(m);
   return new Promise((resolve) => {
     process.on('message', (m: ToWorker) => {
@@ -149,6 +169,12 @@ export function runProxyWorker(opts: ProxyOptions): Promise<void> {
             () => send({ t: 'ack', version: m.snapshot.version, addresses: proxy.addresses() }),
             (err: Error & { code?: string }) => send({ t: 'nack', version: m.snapshot.version, error: err.message, ...(err.code ? { code: err.code } : {}) }),
           );
+          break;
+        case 'credential':
+          credential = {
+            identity: m.identity,
+            secureContext: createSecureContext({ key: m.keyPem, cert: m.certChainPem, ca: m.rootPem }),
+          };
           break;
         case 'metrics':
           void proxy.stats.registry.getMetricsAsJSON().then((metrics) => send({ t: 'metrics', id: m.id, metrics }));

@@ -2,7 +2,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, extname } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import type { ControlPlaneClient } from '../client.js';
+import type { ControlPlaneClient } from '../../control-plane/client.js';
 import { CliError } from '../errors.js';
 import { parseDocuments, type ApplyResult } from '../../control-plane/api-server.js';
 import { kindInfo, resolveKindName, KINDS, type KindInfo } from '../../api/kinds.js';

@@ -1,11 +1,10 @@
 /**
- * `meshgate up`: the control plane, its API and the gateway proxy in one foreground process
- * (the embedded default). With --demo it also starts the bundled httpbin as its own process
- * and applies examples/httpbin, so the walk-through's first curl answers 200.
+ * `meshgate up`: the embedded default in one foreground process — the control plane and its
+ * API, the mesh CA, and the gateway proxy holding its mesh identity
+ * (spiffe://cluster.local/ns/gloo-system/sa/gateway-proxy) fetched from the CA over Istio's API,
+ * as the istio-proxy agent does beside Gloo's Envoy. With --demo it also runs the mesh example.
  */
-import { resolve, join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { FileStore } from '../../config/file/file-store.js';
 import { ControlPlane } from '../../control-plane/control-plane.js';
@@ -16,10 +15,19 @@ import { WorkerPool, isProxyWorker, runProxyWorker } from '../../proxy/workers.j
 import { startAdmin } from '../../proxy/admin.js';
 import { createLogger } from '../../log.js';
 import { CliError } from '../errors.js';
-import { ControlPlaneClient } from '../client.js';
-import { apply } from './resources.js';
 import { GatewayError } from '../../errors.js';
 import { version } from '../version.js';
+import { CertificateAuthority } from '../../mesh/ca/certificate-authority.js';
+import { TokenIssuer } from '../../mesh/ca/token.js';
+import { startCaServer } from '../../mesh/ca/ca-server.js';
+import { requestCertificate } from '../../mesh/sds/ca-client.js';
+import { CredentialStore } from '../../mesh/sds/credential-store.js';
+import { credentialSource } from '../../mesh/sds/credential-source.js';
+import { certificateReport } from '../../mesh/sds/certificate-report.js';
+import type { Resource } from '../../api/meta.js';
+import type { SettingsSpec } from '../../api/gloo/settings.js';
+import { GLOO_NAMESPACE } from '../../api/kinds.js';
+import { startDemo, type Demo } from './demo.js';
 
 export interface UpOptions {
   readonly dataDir?: string;
@@ -27,17 +35,21 @@ export interface UpOptions {
   readonly httpsPort: number;
   readonly adminPort: number;
   readonly controlPort: number;
+  readonly caPort: number;
   readonly bindAddress: string;
   readonly drainTimeout: number;
   readonly demo: boolean;
   readonly workers: number;
+  readonly istioIntegration?: boolean;
+  readonly autoMtls?: boolean;
+  readonly istioDiscoveryAddress?: string;
+  readonly istioMetaClusterId?: string;
+  readonly istioMetaMeshId?: string;
 }
 
-/** REPO_ROOT is where bin/ and examples/ live (dist/cli/commands → three levels up). */
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const PROXY_NAME = 'gateway-proxy';
-/** DEMO_HTTPBIN_PORT is the port examples/httpbin's WorkloadEntry names. */
-const DEMO_HTTPBIN_PORT = 8000;
+/** GATEWAY_WORKLOAD is the gateway's service account, as Gloo's Helm chart names it. */
+const GATEWAY_WORKLOAD = { namespace: GLOO_NAMESPACE, serviceAccount: 'gateway-proxy' };
 
 /** dataDirFrom resolves the data directory: --data-dir, else $MESHGATE_HOME, else ./.meshgate. */
 export function dataDirFrom(flag: string | undefined): string {
@@ -48,9 +60,9 @@ async function listenOrExplain<T>(what: string, port: number, fn: () => Promise<
   try {
     return await fn();
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'EADDRINUSE') throw new CliError(`port ${port} is already in use (${what})`);
-    if (code === 'EACCES') throw new CliError(`no permission to listen on port ${port} (${what})`);
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(e.message ?? '')) throw new CliError(`port ${port} is already in use (${what})`);
+    if (e.code === 'EACCES') throw new CliError(`no permission to listen on port ${port} (${what})`);
     throw err;
   }
 }
@@ -58,7 +70,6 @@ async function listenOrExplain<T>(what: string, port: number, fn: () => Promise<
 export async function up(o: UpOptions): Promise<void> {
   const log = createLogger();
   const dataDir = dataDirFrom(o.dataDir);
-  const cp = new ControlPlane({ store: new FileStore(dataDir), log: log.child({ component: 'control-plane' }), proxies: [PROXY_NAME] });
   const proxyOpts: ProxyOptions = {
     portMap: { 8080: o.httpPort, 8443: o.httpsPort },
     bindAddress: o.bindAddress,
@@ -67,19 +78,97 @@ export async function up(o: UpOptions): Promise<void> {
   };
   // A forked proxy worker runs only the proxy, fed by the primary (see proxy/workers.ts).
   if (isProxyWorker()) return runProxyWorker(proxyOpts);
-  const proxy: ProxyHandle = o.workers > 1 ? await WorkerPool.start(o.workers, proxyOpts) : new Proxy(proxyOpts);
-  // The control API and the admin port bind first, so a port in use fails before anything starts.
+
+  const cp = new ControlPlane({ store: new FileStore(dataDir), log: log.child({ component: 'control-plane' }), proxies: [PROXY_NAME] });
+  // The ports bind first, so a port in use fails before anything else starts.
   const api = await listenOrExplain('control-plane API, --control-port', o.controlPort, () => startApiServer(cp, '127.0.0.1', o.controlPort));
-  const admin = await listenOrExplain('proxy admin, --admin-port', o.adminPort, () => startAdmin(proxy, '127.0.0.1', o.adminPort));
+  const ca = await CertificateAuthority.loadOrCreate(dataDir);
+  const tokens = await TokenIssuer.loadOrCreate(dataDir);
+  const caServer = await listenOrExplain('CA, --ca-port', o.caPort, () => startCaServer({ ca, tokens, host: '127.0.0.1', port: o.caPort, log }));
+  cp.caRootPem = ca.rootPem;
+
+  // The gateway's identity comes from the CA over its API, token and all, like any workload's.
+  const caAddress = o.istioDiscoveryAddress ?? `127.0.0.1:${caServer.port}`;
+  const creds = new CredentialStore({
+    fetch: async () => requestCertificate({ address: caAddress, rootPem: ca.rootPem, token: await tokens.create(GATEWAY_WORKLOAD) }),
+    log: log.child({ component: 'credentials' }),
+  });
+  await creds.start();
+
+  let proxy: ProxyHandle;
+  if (o.workers > 1) {
+    const pool = await WorkerPool.start(o.workers, proxyOpts);
+    pool.setCredential(creds.current!);
+    creds.onChange((c) => pool.setCredential(c));
+    proxy = pool;
+  } else {
+    proxy = new Proxy({ ...proxyOpts, credentials: credentialSource(creds) });
+  }
+  const admin = await listenOrExplain('proxy admin, --admin-port', o.adminPort, () =>
+    startAdmin(proxy, '127.0.0.1', o.adminPort, { certs: () => certificateReport(creds.current) }),
+  );
   await cp.start();
+  await applyIstioFlags(cp, o);
 
   const report = () => {
-    const http = proxy.hostPortFor('::', 8080);
-    const https = proxy.hostPortFor('::', 8443);
-    cp.reportProxy({ name: PROXY_NAME, listeners: proxy.addresses(), ports: { http, https } });
+    cp.reportProxy({ name: PROXY_NAME, listeners: proxy.addresses(), ports: { http: proxy.hostPortFor('::', 8080), https: proxy.hostPortFor('::', 8443) } });
   };
   report();
-  const first = new Promise<void>((resolveFirst, rejectFirst) => {
+  const stopAll = async (drainMs: number) => {
+    await closeAll([api.server, admin.server]);
+    await caServer.close();
+    await proxy.close(drainMs);
+    creds.stop();
+  };
+  try {
+    await firstSnapshot(cp, proxy, report, log);
+  } catch (err) {
+    await stopAll(0);
+    if (err instanceof GatewayError) throw new CliError(err.message);
+    throw err;
+  }
+
+  let demo: Demo | undefined;
+  if (o.demo) {
+    try {
+      demo = await startDemo({ controlPort: api.port, tokens, caPort: caServer.port, log });
+    } catch (err) {
+      await stopAll(0);
+      throw err;
+    }
+  }
+
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(`meshgate ${version()} is up; data directory ${dataDir}${o.workers > 1 ? `; ${o.workers} proxy workers` : ''}`);
+  out(`  gateway-proxy      http://${display(proxy.hostPortFor('::', 8080))}  (Gateway gloo-system.gateway-proxy, bindPort 8080)`);
+  out(`  gateway-proxy-ssl  https://${display(proxy.hostPortFor('::', 8443))}  (Gateway gloo-system.gateway-proxy-ssl, bindPort 8443; listens once a VirtualService has sslConfig)`);
+  out(`  admin              http://127.0.0.1:${admin.port}  (/ready /config_dump /stats/prometheus /clusters /certs)`);
+  out(`  control plane      http://127.0.0.1:${api.port}`);
+  out(`  CA                 127.0.0.1:${caServer.port}  (gateway identity ${creds.current!.identity})`);
+  for (const line of demo?.lines ?? []) out(line);
+  out(`Try: curl $(./bin/meshgate proxy url --name gateway-proxy)/headers`);
+
+  await new Promise<void>((resolveStop) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal: sig }, 'draining');
+      void (async () => {
+        await demo?.stop();
+        await stopAll(o.drainTimeout);
+        log.flush();
+        resolveStop();
+      })();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+/** firstSnapshot feeds every snapshot to the proxy and resolves once the first one is served. */
+function firstSnapshot(cp: ControlPlane, proxy: ProxyHandle, report: () => void, log: ReturnType<typeof createLogger>): Promise<void> {
+  return new Promise<void>((resolveFirst, rejectFirst) => {
     let settled = false;
     cp.subscribe(PROXY_NAME, (s) => {
       proxy.applySnapshot(s).then(
@@ -95,44 +184,25 @@ export async function up(o: UpOptions): Promise<void> {
       );
     });
   });
-  try {
-    await first;
-  } catch (err) {
-    await closeAll([api.server, admin.server]);
-    await proxy.close(0);
-    if (err instanceof GatewayError) throw new CliError(err.message);
-    throw err;
-  }
+}
 
-  let child: ChildProcess | undefined;
-  if (o.demo) child = await startDemo(api.port);
-
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  out(`meshgate ${version()} is up; data directory ${dataDir}${o.workers > 1 ? `; ${o.workers} proxy workers` : ''}`);
-  out(`  gateway-proxy      http://${display(proxy.hostPortFor('::', 8080))}  (Gateway gloo-system.gateway-proxy, bindPort 8080)`);
-  out(`  gateway-proxy-ssl  https://${display(proxy.hostPortFor('::', 8443))}  (Gateway gloo-system.gateway-proxy-ssl, bindPort 8443; listens once a VirtualService has sslConfig)`);
-  out(`  admin              http://127.0.0.1:${admin.port}  (/ready /config_dump /stats/prometheus /clusters)`);
-  out(`  control plane      http://127.0.0.1:${api.port}`);
-  if (child) out(`  httpbin            http://127.0.0.1:${DEMO_HTTPBIN_PORT}  (examples/httpbin applied)`);
-  out(`Try: curl $(./bin/meshgate proxy url --name gateway-proxy)/headers`);
-
-  await new Promise<void>((resolveStop) => {
-    let stopping = false;
-    const stop = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal: sig }, 'draining');
-      child?.kill('SIGTERM');
-      void (async () => {
-        await closeAll([api.server, admin.server]);
-        await proxy.close(o.drainTimeout);
-        log.flush();
-        resolveStop();
-      })();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+/**
+ * applyIstioFlags writes --istio-integration / --auto-mtls into the Settings, as Gloo's Helm
+ * values `global.istioIntegration.enabled` / `enableAutoMtls` do.
+ */
+async function applyIstioFlags(cp: ControlPlane, o: UpOptions): Promise<void> {
+  if (o.istioIntegration === undefined && o.autoMtls === undefined) return;
+  const key = { kind: 'Settings', namespace: GLOO_NAMESPACE, name: 'default' };
+  const s = cp.store.get(key) as Resource<SettingsSpec> | undefined;
+  if (!s) throw new CliError('Settings gloo-system/default are missing from the data directory; apply them before using --istio-integration or --auto-mtls');
+  const istioOptions = {
+    ...s.spec.gloo?.istioOptions,
+    ...(o.istioIntegration !== undefined ? { enableIntegration: o.istioIntegration } : {}),
+    ...(o.autoMtls !== undefined ? { enableAutoMtls: o.autoMtls } : {}),
+  };
+  const { resourceVersion: _rv, ...metadata } = s.metadata;
+  await cp.store.put({ ...s, metadata, spec: { ...s.spec, gloo: { ...s.spec.gloo, istioOptions } } });
+  await cp.settled();
 }
 
 function display(a: { host: string; port: number }): string {
@@ -149,28 +219,4 @@ async function closeAll(servers: Server[]): Promise<void> {
         }),
     ),
   );
-}
-
-/** startDemo starts `meshgate httpbin` as a child process and applies examples/httpbin. */
-async function startDemo(controlPort: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'meshgate'), 'httpbin', '--port', String(DEMO_HTTPBIN_PORT)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await new Promise<void>((resolveReady, rejectReady) => {
-    const deadline = Date.now() + 10_000;
-    const probe = async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${DEMO_HTTPBIN_PORT}/uuid`);
-        if (res.ok) return resolveReady();
-      } catch {
-        /* not up yet */
-      }
-      if (child.exitCode !== null || Date.now() > deadline) return rejectReady(new CliError(`the demo httpbin did not start on port ${DEMO_HTTPBIN_PORT}`));
-      setTimeout(probe, 50);
-    };
-    void probe();
-  });
-  const client = new ControlPlaneClient(`http://127.0.0.1:${controlPort}`);
-  for (const line of await apply(client, join(REPO_ROOT, 'examples', 'httpbin'))) process.stdout.write(`${line}\n`);
-  return child;
 }
