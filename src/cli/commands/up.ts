@@ -105,7 +105,7 @@ export async function up(o: UpOptions): Promise<void> {
     proxy = new Proxy({ ...proxyOpts, credentials: credentialSource(creds) });
   }
   const admin = await listenOrExplain('proxy admin, --admin-port', o.adminPort, () =>
-    startAdmin(proxy, '127.0.0.1', o.adminPort, { certs: () => certificateReport(creds.current) }),
+    startAdmin(proxy, '127.0.0.1', o.adminPort, { certs: () => certificateReport(creds.ready ? creds.current : undefined) }),
   );
   await cp.start();
   await applyIstioFlags(cp, o);

@@ -5,9 +5,10 @@ import type { CredentialStore } from './credential-store.js';
 export function credentialSource(store: CredentialStore): CredentialSource {
   return {
     current: () => {
-      const c = store.current;
+      // Before its first credential the store throws; the proxy then has no identity yet.
+      if (!store.ready) return undefined;
       // The secure context is built once per credential and cached by the store.
-      return c ? { identity: c.identity, secureContext: store.secureContext() } : undefined;
+      return { identity: store.current.identity, secureContext: store.secureContext() };
     },
   };
 }

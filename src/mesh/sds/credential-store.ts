@@ -81,6 +81,11 @@ export class CredentialStore {
   }
 
   /** current is the credential to present now; throws CredentialNotReadyError before start(). */
+  /** ready tells whether a first credential has arrived. */
+  get ready(): boolean {
+    return this.#current !== undefined;
+  }
+
   get current(): Credential {
     if (!this.#current) throw new CredentialNotReadyError('no mesh credential yet: the certificate store has not started');
     return this.#current;

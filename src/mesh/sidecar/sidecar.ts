@@ -53,9 +53,9 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
   });
   await creds.start();
   const expected = spiffeId(o.namespace, o.serviceAccount);
-  if (creds.current?.identity !== expected) {
+  if (creds.current.identity !== expected) {
     creds.stop();
-    throw new Error(`the token gives identity ${creds.current?.identity}, not ${expected}: check --namespace and --service-account`);
+    throw new Error(`the token gives identity ${creds.current.identity}, not ${expected}: check --namespace and --service-account`);
   }
   const proxy = new Proxy({ log: log.child({ component: 'inbound' }), credentials: credentialSource(creds) });
   let mode: MtlsMode | undefined;
@@ -83,7 +83,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
       address: '127.0.0.1', inboundPort: o.inboundPort, labels,
     });
     Object.assign(labels, registration.entry.spec.labels);
-    health = await startHealth(o.bindAddress, o.healthPort, () => creds.current !== undefined && proxy.current !== undefined);
+    health = await startHealth(o.bindAddress, o.healthPort, () => creds.ready && proxy.current !== undefined);
   } catch (err) {
     await registration?.restore().catch(() => undefined);
     await proxy.close(0);
