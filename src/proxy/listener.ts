@@ -26,7 +26,9 @@ export class ProxyListener {
   readonly name: string;
   readonly host: string;
   readonly requestedPort: number;
-  runtime: ListenerRuntime;
+  #runtime: ListenerRuntime;
+  /** #meshConns are an inbound listener's open connections, true for mTLS ones. */
+  readonly #meshConns = new Map<Socket, boolean>();
   /** inbound is fixed for a listener's life: the proxy rebinds when a snapshot flips it. */
   readonly inbound: boolean;
   readonly #server: Server;
@@ -39,7 +41,7 @@ export class ProxyListener {
     this.name = name;
     this.host = host;
     this.requestedPort = port;
-    this.runtime = runtime;
+    this.#runtime = runtime;
     this.inbound = runtime.inbound !== undefined;
     this.#stats = stats;
     this.#server = createServer(
@@ -86,7 +88,46 @@ export class ProxyListener {
       };
       refuse();
     });
+    if (this.inbound) {
+      // A connection the current mode no longer allows answers what it is serving, then closes.
+      this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (!this.#allowed(this.#meshConns.get(req.socket as Socket))) res.shouldKeepAlive = false;
+      });
+    }
     if (this.inbound) this.#front = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+  }
+
+  get runtime(): ListenerRuntime {
+    return this.#runtime;
+  }
+
+  /**
+   * runtime swaps in a new runtime. On an inbound listener whose mode changed, open connections
+   * the new mode forbids are drained, as Envoy drains the connections of a removed filter chain:
+   * idle ones close now, busy ones after their response.
+   */
+  set runtime(rt: ListenerRuntime) {
+    const before = this.#runtime.inbound?.mode;
+    this.#runtime = rt;
+    if (!this.inbound || before === rt.inbound?.mode) return;
+    for (const [conn, isTls] of this.#meshConns) {
+      if (this.#allowed(isTls)) continue;
+      const busy = (conn as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (busy) busy.shouldKeepAlive = false;
+      else conn.destroy();
+    }
+  }
+
+  /** #allowed tells whether the current inbound mode admits a connection of this kind. */
+  #allowed(isTls: boolean | undefined): boolean {
+    const mode = this.#runtime.inbound?.mode;
+    if (isTls === undefined || !mode) return true;
+    return isTls ? mode !== 'DISABLE' : mode !== 'STRICT';
+  }
+
+  #track(conn: Socket, isTls: boolean): void {
+    this.#meshConns.set(conn, isTls);
+    conn.once('close', () => this.#meshConns.delete(conn));
   }
 
   /**
@@ -106,6 +147,7 @@ export class ProxyListener {
         return;
       }
       if (!isTls) {
+        this.#track(socket, false);
         this.#server.emit('connection', socket);
         socket.resume();
         return;
@@ -131,6 +173,7 @@ export class ProxyListener {
           tls.destroy();
           return;
         }
+        this.#track(tls, true);
         this.#server.emit('connection', tls);
       });
       tls.once('error', (err: Error & { code?: string }) => {
