@@ -7,7 +7,7 @@
  */
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { checkSpiffe } from './upstream/mesh-tls.js';
 import { handleRequest, type ListenerRuntime } from './request.js';
 import type { ProxyStats } from './stats.js';
@@ -29,6 +29,8 @@ export class ProxyListener {
   #runtime: ListenerRuntime;
   /** #meshConns are an inbound listener's open connections, true for mTLS ones. */
   readonly #meshConns = new Map<Socket, boolean>();
+  #tls: TlsServer | undefined;
+  #tlsRoot: string | undefined;
   /** inbound is fixed for a listener's life: the proxy rebinds when a snapshot flips it. */
   readonly inbound: boolean;
   readonly #server: Server;
@@ -125,6 +127,52 @@ export class ProxyListener {
     return isTls ? mode !== 'DISABLE' : mode !== 'STRICT';
   }
 
+  /**
+   * #tlsServer terminates mesh mTLS. It is a real tls.Server because Node verifies a client's
+   * chain only there (a bare TLSSocket accepts any certificate): the server's own context holds
+   * the mesh root, so a certificate from another root, an expired one or none at all fails the
+   * handshake; SNICallback hands out the current credential, so renewals apply to new
+   * connections. Every Istio client sends SNI. Rebuilt only if the mesh root changes.
+   */
+  #tlsServer(rootPem: string): TlsServer {
+    if (this.#tls && this.#tlsRoot === rootPem) return this.#tls;
+    const server = createTlsServer(
+      {
+        ca: rootPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: INBOUND_ALPN,
+        SNICallback: (_name, cb) => {
+          const cred = this.#runtime.credentials?.current();
+          if (cred) cb(null, cred.secureContext);
+          else cb(new Error('no mesh identity'), undefined);
+        },
+      },
+      (tls) => this.#onSecure(tls),
+    );
+    server.on('tlsClientError', (err: Error & { code?: string }, tls) => {
+      this.#stats.downstreamErrors.labels(`tls_${err.code ?? 'handshake'}`).inc();
+      tls.destroy();
+    });
+    this.#tls = server;
+    this.#tlsRoot = rootPem;
+    return server;
+  }
+
+  /** #onSecure admits an mTLS connection whose peer is in the trust domain and still allowed. */
+  #onSecure(tls: TLSSocket): void {
+    const inbound = this.#runtime.inbound;
+    const why = inbound ? checkSpiffe(tls.getPeerCertificate(), [], inbound.trustDomain) : 'not an inbound listener';
+    // The mode may have changed during the handshake.
+    if (why || !this.#allowed(true)) {
+      this.#stats.downstreamErrors.labels(why ? 'peer_identity_refused' : 'tls_refused_by_mode').inc();
+      tls.destroy();
+      return;
+    }
+    this.#track(tls, true);
+    this.#server.emit('connection', tls);
+  }
+
   #track(conn: Socket, isTls: boolean): void {
     this.#meshConns.set(conn, isTls);
     conn.once('close', () => this.#meshConns.delete(conn));
@@ -158,28 +206,7 @@ export class ProxyListener {
         socket.destroy();
         return;
       }
-      // OpenSSL checks the client's chain against the mesh root; the trust domain is checked here.
-      const tls = new TLSSocket(socket, {
-        isServer: true,
-        secureContext: cred.secureContext,
-        requestCert: true,
-        rejectUnauthorized: true,
-        ALPNProtocols: INBOUND_ALPN,
-      });
-      tls.once('secure', () => {
-        const why = checkSpiffe(tls.getPeerCertificate(), [], inbound.trustDomain);
-        if (why) {
-          this.#stats.downstreamErrors.labels('peer_identity_refused').inc();
-          tls.destroy();
-          return;
-        }
-        this.#track(tls, true);
-        this.#server.emit('connection', tls);
-      });
-      tls.once('error', (err: Error & { code?: string }) => {
-        this.#stats.downstreamErrors.labels(`tls_${err.code ?? 'handshake'}`).inc();
-        tls.destroy();
-      });
+      this.#tlsServer(cred.rootPem).emit('connection', socket);
     });
     socket.once('error', () => socket.destroy());
   }

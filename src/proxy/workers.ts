@@ -174,6 +174,7 @@ export function runProxyWorker(opts: ProxyOptions): Promise<void> {
           credential = {
             identity: m.identity,
             secureContext: createSecureContext({ key: m.keyPem, cert: m.certChainPem, ca: m.rootPem }),
+            rootPem: m.rootPem,
           };
           break;
         case 'metrics':

@@ -8,7 +8,7 @@ export function credentialSource(store: CredentialStore): CredentialSource {
       // Before its first credential the store throws; the proxy then has no identity yet.
       if (!store.ready) return undefined;
       // The secure context is built once per credential and cached by the store.
-      return { identity: store.current.identity, secureContext: store.secureContext() };
+      return { identity: store.current.identity, secureContext: store.secureContext(), rootPem: store.current.rootPem };
     },
   };
 }

@@ -15,6 +15,8 @@ export interface MeshCredential {
   readonly identity: string;
   /** secureContext holds the key, the chain and the mesh root as trust anchor. */
   readonly secureContext: SecureContext;
+  /** rootPem is the mesh root (public), which an inbound listener trusts for client certificates. */
+  readonly rootPem: string;
 }
 
 /** CredentialSource supplies the current mesh credential, if the proxy has one. */

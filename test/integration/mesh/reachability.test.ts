@@ -222,31 +222,18 @@ interface Column {
   readonly name: string;
   readonly expect: (mode: MtlsMode) => Expect;
   readonly run: (row: Row, sidecar: TestSidecar, expect: Expect) => Promise<void>;
-  /** knownBug, when it returns a reason, marks the cell TODO: it runs, and fails until src/ is fixed. */
-  readonly knownBug?: (mode: MtlsMode) => string | undefined;
 }
-
-/**
- * KNOWN BUG (src/proxy/listener.ts, #accept): the inbound TLSSocket is built by hand with
- * `requestCert: true, rejectUnauthorized: true`, but Node enforces rejectUnauthorized only in
- * tls.Server's own secure handler. OpenSSL records the verify error (UNABLE_TO_VERIFY_LEAF_SIGNATURE,
- * CERT_HAS_EXPIRED) and nobody reads it, so any certificate whose URI SAN is in the trust domain
- * is accepted: a foreign root, an expired leaf. Only DISABLE (which refuses all TLS) refuses them.
- */
-const CHAIN_NOT_VERIFIED = (mode: MtlsMode): string | undefined =>
-  mode === 'DISABLE' ? undefined : 'BUG src/proxy/listener.ts #accept: the client chain (root, expiry) is never verified';
 
 const plaintextAllowed = (m: MtlsMode): Expect => (m === 'STRICT' ? 'refused' : 'allowed');
 const mtlsAllowed = (m: MtlsMode): Expect => (m === 'DISABLE' ? 'refused' : 'allowed');
 const never = (): Expect => 'refused';
 
 /** directMtls is a client without a sidecar doing mesh mTLS itself, with the given certificate. */
-function directMtls(id: string, name: string, material: () => Pick<MtlsClientOptions, 'key' | 'cert'>, knownBug?: Column['knownBug']): Column {
+function directMtls(id: string, name: string, material: () => Pick<MtlsClientOptions, 'key' | 'cert'>): Column {
   return {
     id,
     name,
     expect: never,
-    ...(knownBug ? { knownBug } : {}),
     run: async (row, sc) => {
       const path = `/${row.id}/direct/${id}`;
       const o = await attempt(mtlsSend(sc.port, path, { ...material(), ca: mesh.rootPem, serverIdentity: HTTPBIN_ID }));
@@ -312,9 +299,9 @@ const COLUMNS: readonly Column[] = [
     },
   },
   directMtls('foreign-ca', 'foreign-CA client (other.local)', () => tlsMaterial(clientCreds.foreignOther)),
-  directMtls('foreign-ca-impersonating', 'foreign-CA client claiming cluster.local', () => tlsMaterial(clientCreds.foreignImpersonating), CHAIN_NOT_VERIFIED),
+  directMtls('foreign-ca-impersonating', 'foreign-CA client claiming cluster.local', () => tlsMaterial(clientCreds.foreignImpersonating)),
   directMtls('other-trust-domain', 'mesh-root client in other.local', () => tlsMaterial(clientCreds.meshRootOtherDomain)),
-  directMtls('expired', 'expired mesh certificate', () => tlsMaterial(clientCreds.expired), CHAIN_NOT_VERIFIED),
+  directMtls('expired', 'expired mesh certificate', () => tlsMaterial(clientCreds.expired)),
   directMtls('no-cert', 'TLS client without certificate', () => ({})),
 ];
 
@@ -331,8 +318,7 @@ for (const row of ROWS) {
     });
     for (const col of COLUMNS) {
       const expect = col.expect(row.mode);
-      const todo = col.knownBug?.(row.mode);
-      test(`${row.name} × ${col.name} → ${expect}`, { ...TEST_OPTS, ...(todo ? { todo } : {}) }, () => col.run(row, sidecars.get(row.id)!, expect));
+      test(`${row.name} × ${col.name} → ${expect}`, TEST_OPTS, () => col.run(row, sidecars.get(row.id)!, expect));
     }
   });
 }
@@ -353,7 +339,7 @@ describe('secure naming (the gateway checks the sidecar identity)', () => {
     const impostorCred = await foreign.forge(HTTPBIN_ID, { ttlSeconds: 3600 });
     const impostorApp = await startUpstream('impostor');
     const impostor = await startTestSidecar({
-      credentials: { current: () => ({ identity: impostorCred.identity, secureContext: createSecureContext({ ca: impostorCred.rootPem, ...tlsMaterial(impostorCred) }) }) },
+      credentials: { current: () => ({ identity: impostorCred.identity, secureContext: createSecureContext({ ca: impostorCred.rootPem, ...tlsMaterial(impostorCred) }), rootPem: impostorCred.rootPem }) },
       appPort: impostorApp.port,
       mode: 'STRICT',
     });
