@@ -13,7 +13,8 @@ import { freePort } from '../helpers/ports.js';
 const dirs: string[] = [];
 const procs: Background[] = [];
 after(async () => {
-  await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+  // SIGTERM first: `up --demo` stops its own httpbin and sidecar on the way out.
+  await Promise.all(procs.map((p) => p.stop('SIGTERM')));
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -35,16 +36,20 @@ async function startUp(extra: string[]) {
   const ports = { http: await freePort(), admin: await freePort(), control: await freePort() };
   const dir = await tempDir();
   const up = startCli(['up', '--data-dir', join(dir, 'data'), '--http-port', String(ports.http), '--https-port', String(await freePort()),
-    '--admin-port', String(ports.admin), '--control-port', String(ports.control), ...extra]);
+    '--admin-port', String(ports.admin), '--control-port', String(ports.control), '--ca-port', String(await freePort()), ...extra]);
   procs.push(up);
   await eventually(async () => assert.equal((await fetch(`http://127.0.0.1:${ports.admin}/ready`)).status, 200), { timeoutMs: 20_000 });
   return { up, ports, dir, cp: ['--control-plane', `http://127.0.0.1:${ports.control}`] };
 }
 
-// The example's WorkloadEntry names port 8000, so the demo needs it; skip (with the reason) when taken.
-test('up --demo serves the example: /headers through the proxy URL answers 200', async (t) => {
-  if (!(await portFree(8000))) return t.skip('port 8000 is in use on this machine; the demo httpbin needs it');
+// The example's WorkloadEntry names port 8000 and the demo's sidecar uses Istio's 15006 and
+// 15021, so the demo needs them; skip (with the reason) when one is taken.
+test('up --demo serves the mesh example: /headers answers 200 with the gateway’s identity in XFCC', async (t) => {
+  for (const p of [8000, 15006, 15021]) {
+    if (!(await portFree(p))) return t.skip(`port ${p} is in use on this machine; the demo needs it`);
+  }
   const { up, cp } = await startUp(['--demo']);
+  await eventually(() => assert.match(up.output(), /^Try: /m), { timeoutMs: 30_000 });
   const url = await eventually(async () => {
     const r = await runCli(['proxy', 'url', '--name', 'gateway-proxy', ...cp]);
     assert.equal(r.code, 0, r.stderr);
@@ -56,11 +61,12 @@ test('up --demo serves the example: /headers through the proxy URL answers 200',
     return r;
   }, { timeoutMs: 20_000 });
   const body = (await res.json()) as { headers: Record<string, string[]> };
-  assert.deepEqual(body.headers['X-Envoy-Expected-Rq-Timeout-Ms'], ['15000']);
+  assert.match(body.headers['X-Forwarded-Client-Cert']![0]!, /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/gloo-system\/sa\/gateway-proxy$/);
   assert.match(up.output(), /virtualservice\.gateway\.solo\.io\/httpbin created/);
+  assert.match(up.output(), /peerauthentication\.security\.istio\.io\/test created/);
   assert.equal(await up.stop('SIGTERM'), 0);
-  // The demo's httpbin child went away with it.
-  await eventually(async () => assert.equal(await portFree(8000), true));
+  // The demo's httpbin and sidecar went away with it.
+  for (const p of [8000, 15006, 15021]) await eventually(async () => assert.equal(await portFree(p), true));
 });
 
 test('up --workers 2 serves through its workers, sums their metrics and drains on SIGTERM', async () => {

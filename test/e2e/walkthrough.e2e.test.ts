@@ -15,7 +15,7 @@ import { freePort } from '../helpers/ports.js';
 const EXAMPLES = fileURLToPath(new URL('../../examples/httpbin/', import.meta.url));
 
 let dir: string;
-let ports: { http: number; https: number; admin: number; control: number; httpbin: number };
+let ports: { http: number; https: number; admin: number; control: number; ca: number; httpbin: number };
 let httpbin: Background;
 let up: Background;
 let cp: string[];
@@ -23,7 +23,7 @@ let cp: string[];
 function startUp(): Background {
   return startCli([
     'up', '--data-dir', join(dir, 'data'), '--http-port', String(ports.http), '--https-port', String(ports.https),
-    '--admin-port', String(ports.admin), '--control-port', String(ports.control),
+    '--admin-port', String(ports.admin), '--control-port', String(ports.control), '--ca-port', String(ports.ca),
   ]);
 }
 
@@ -45,7 +45,7 @@ async function curlHeaders(): Promise<{ status: string; body: string }> {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meshgate-e2e-'));
-  ports = { http: await freePort(), https: await freePort(), admin: await freePort(), control: await freePort(), httpbin: await freePort() };
+  ports = { http: await freePort(), https: await freePort(), admin: await freePort(), control: await freePort(), ca: await freePort(), httpbin: await freePort() };
   cp = ['--control-plane', `http://127.0.0.1:${ports.control}`];
   // The app: the bundled httpbin, and its manifests with the WorkloadEntry on httpbin's port.
   httpbin = startCli(['httpbin', '--port', String(ports.httpbin)]);
@@ -158,7 +158,7 @@ test('bad command-line input gets a one-line error', async () => {
 });
 
 test('a second `up` on a port in use fails with one line and leaves the first serving', async () => {
-  const second = await runCli(['up', '--data-dir', join(dir, 'data2'), '--control-port', String(ports.control), '--admin-port', String(await freePort())]);
+  const second = await runCli(['up', '--data-dir', join(dir, 'data2'), '--control-port', String(ports.control), '--admin-port', String(await freePort()), '--ca-port', String(await freePort())]);
   assert.equal(second.code, 1);
   assert.equal(second.stderr.trim(), `Error: port ${ports.control} is already in use (control-plane API, --control-port)`);
   assert.equal((await curlHeaders()).status, 'HTTP/1.1 200 OK');
