@@ -426,14 +426,14 @@ async function meshgateHasWorkersFlag() {
 /**
  * meshgate with its control plane: start, wait for /ready on the admin port, apply the route to
  * the backend through the CLI (as a user would), then wait until the route actually serves.
- * Only the five documented flags are passed (plus --workers for the all-cores variant).
+ * Only the port flags are passed (plus --workers for the all-cores variant).
  */
 async function startMeshgate(id, backendPort, { workers, pin }) {
   if (!fs.existsSync(MESHGATE_BIN)) {
     throw new StartError(`${path.relative(REPO, MESHGATE_BIN)} not found (is the CLI written and built?)`);
   }
   const dir = makeDir(id);
-  const [httpPort, httpsPort, adminPort, controlPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [httpPort, httpsPort, adminPort, controlPort, caPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const args = [
     MESHGATE_BIN, 'up',
     '--data-dir', path.join(dir, 'data'),
@@ -441,6 +441,8 @@ async function startMeshgate(id, backendPort, { workers, pin }) {
     '--https-port', String(httpsPort),
     '--admin-port', String(adminPort),
     '--control-port', String(controlPort),
+    // Both meshgate targets run at once: each needs its own CA port too.
+    '--ca-port', String(caPort),
   ];
   if (workers) args.push('--workers', String(workers));
   const proc = startProcess(id, process.execPath, args, { pin, logFile: path.join(dir, 'output.log') });
@@ -777,6 +779,7 @@ function writeJson(file, { date, machine, opts, pinning, targets }) {
       runs: t.runs, median: t.summary, vsNginx: t.vsNginx,
     })),
   };
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
   log(`wrote ${file}`);
 }
