@@ -264,7 +264,8 @@ class Exchange {
       const name = raw[i]!.toString('latin1');
       const lower = name.toLowerCase();
       if (lower === 'connection') extra = connectionTokens(raw[i + 1]!.toString('latin1'));
-      if (isHopByHop(lower)) continue;
+      // The proxy sets its own service time, replacing one a sidecar behind it set (as Envoy does).
+      if (isHopByHop(lower) || lower === 'x-envoy-upstream-service-time') continue;
       out.push(name, raw[i + 1]!.toString('latin1'));
     }
     if (extra?.length) {

@@ -225,6 +225,19 @@ describe('proxy forwarding', () => {
     assert.equal(res.status, 200);
     assert.match(String(res.headers['x-envoy-upstream-service-time']), /^\d+$/);
   });
+
+  // A sidecar (or another Envoy) behind the gateway sets its own; the client sees only the gateway's.
+  test('an upstream’s x-envoy-upstream-service-time is replaced, not repeated', async () => {
+    up.setHandler((_rec, res) => {
+      res.writeHead(200, { 'x-envoy-upstream-service-time': '99999' });
+      res.end('ok');
+    });
+    const res = await send(gw.port, '/ust');
+    assert.equal(res.status, 200);
+    const value = res.headers['x-envoy-upstream-service-time'];
+    assert.equal(typeof value, 'string');
+    assert.notEqual(value, '99999');
+  });
 });
 
 function rawValues(r: RecordedRequest, name: string): string[] {
