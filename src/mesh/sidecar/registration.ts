@@ -9,9 +9,8 @@ import { ControlPlaneRequestError } from '../../control-plane/client.js';
 import type { Resource } from '../../api/meta.js';
 import type { ServiceSpec } from '../../api/core/service.js';
 import type { WorkloadEntrySpec } from '../../api/istio/workload-entry.js';
+import { TLS_MODE_LABEL } from '../../translate/istio-mtls.js';
 
-/** TLS_MODE_LABEL marks a workload whose sidecar accepts mesh mTLS (what auto-mTLS looks for). */
-export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 export interface RegistrationOptions {
   readonly namespace: string;

@@ -15,6 +15,7 @@ import { modeForPort, type EffectiveMtls, type MtlsMode } from '../../translate/
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../identity/spiffe-id.js';
 import { inboundSnapshot } from './inbound.js';
 import { register, type Registration } from './registration.js';
+import { TLS_MODE_LABEL } from '../../translate/istio-mtls.js';
 
 /** POLICY_POLL_MS is how often the sidecar asks for its effective PeerAuthentication. */
 export const POLICY_POLL_MS = 500;
@@ -68,7 +69,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
     mode = next;
   };
   const policy = () => {
-    const q = new URLSearchParams({ namespace: o.namespace, labels: Object.entries({ ...labels, 'security.istio.io/tlsMode': 'istio' }).map(([k, v]) => `${k}=${v}`).join(',') });
+    const q = new URLSearchParams({ namespace: o.namespace, labels: Object.entries({ ...labels, [TLS_MODE_LABEL]: 'istio' }).map(([k, v]) => `${k}=${v}`).join(',') });
     return o.client.call<EffectiveMtls>('GET', `/v1/mtls?${q}`);
   };
 
