@@ -24,6 +24,8 @@ export interface Listener {
   readonly ssl: boolean;
   /** virtualHosts in the order Host matching tries them does not matter: the proxy indexes them. */
   readonly virtualHosts: readonly VirtualHost[];
+  /** http is how the listener treats HTTP: limits, timeouts, path handling, trust (Envoy's HCM). */
+  readonly http: HttpSettings;
   /** inbound makes this a sidecar's inbound listener, accepting mesh mTLS per PeerAuthentication. */
   readonly inbound?: InboundMtls;
   /**
@@ -33,6 +35,63 @@ export interface Listener {
    */
   readonly forwardClientCertDetails?: 'SANITIZE' | 'APPEND_FORWARD';
 }
+
+/**
+ * HttpSettings are a listener's HTTP connection manager settings (Gloo's
+ * httpConnectionManagerSettings), with meshgate's defaults filled in by the translator.
+ */
+export interface HttpSettings {
+  /** maxRequestHeadersBytes: larger request headers get 431 (Envoy: 60 KiB). */
+  readonly maxRequestHeadersBytes: number;
+  /** maxHeadersCount: more request headers get 431 (Envoy: 100). */
+  readonly maxHeadersCount: number;
+  /** requestHeadersTimeoutMs: a client must send its whole headers within this (0 = no limit). */
+  readonly requestHeadersTimeoutMs: number;
+  /** streamIdleTimeoutMs: a request with no activity for this long is ended (Envoy: 5 min). */
+  readonly streamIdleTimeoutMs: number;
+  /** idleTimeoutMs: a keep-alive connection with no request for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** drainTimeoutMs: how long a draining listener waits for requests in flight. */
+  readonly drainTimeoutMs: number;
+  /** maxConnections: the listener's open-connection limit (0 = none). */
+  readonly maxConnections: number;
+  /** normalizePath: RFC 3986 normalization before routing (Gloo sets it). */
+  readonly normalizePath: boolean;
+  readonly mergeSlashes: boolean;
+  readonly pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';
+  readonly headersWithUnderscoresAction: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
+  /** useRemoteAddress: the client address is the connection's peer, appended to x-forwarded-for. */
+  readonly useRemoteAddress: boolean;
+  /** xffNumTrustedHops: how many x-forwarded-for entries from the right are trusted proxies. */
+  readonly xffNumTrustedHops: number;
+  readonly skipXffAppend: boolean;
+  readonly generateRequestId: boolean;
+  readonly acceptHttp10: boolean;
+}
+
+/**
+ * DEFAULT_HTTP_SETTINGS are Envoy's defaults where they suit an edge proxy, and meshgate's where
+ * Envoy has none (docs/security.md says which and why).
+ */
+export const DEFAULT_HTTP_SETTINGS: HttpSettings = {
+  maxRequestHeadersBytes: 60 * 1024,
+  maxHeadersCount: 100,
+  // Envoy has no headers timeout by default; an edge proxy without one invites slowloris.
+  requestHeadersTimeoutMs: 10_000,
+  streamIdleTimeoutMs: 300_000,
+  idleTimeoutMs: 3_600_000,
+  drainTimeoutMs: 5_000,
+  maxConnections: 0,
+  normalizePath: true,
+  mergeSlashes: false,
+  pathWithEscapedSlashesAction: 'KEEP_UNCHANGED',
+  headersWithUnderscoresAction: 'ALLOW',
+  useRemoteAddress: true,
+  xffNumTrustedHops: 0,
+  skipXffAppend: false,
+  generateRequestId: true,
+  acceptHttp10: true,
+};
 
 /** InboundMtls is how a sidecar's inbound listener treats each new connection. */
 export interface InboundMtls {

@@ -74,8 +74,9 @@ export function findDomainConflicts(
 }
 
 /** translateListener builds the listener of one Gateway from its accepted virtual hosts. */
-export function translateListener(gw: Resource<GatewaySpec>, virtualHosts: ir.VirtualHost[]): ir.Listener {
+export function translateListener(gw: Resource<GatewaySpec>, virtualHosts: ir.VirtualHost[], http: ir.HttpSettings): ir.Listener {
   return {
+    http,
     name: refString(gw),
     bindAddress: gw.spec.bindAddress ?? '::',
     bindPort: gw.spec.bindPort,

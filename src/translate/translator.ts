@@ -24,6 +24,7 @@ import { GLOO_NAMESPACE } from '../api/kinds.js';
 import type { PeerAuthenticationSpec } from '../api/security/peer-authentication.js';
 import { validatePeerAuthentication } from './peer-authentication.js';
 import { istioOptionsOf } from './istio-mtls.js';
+import { translateHttpSettings } from './http-settings.js';
 
 /** ResourceOutcome is one resource's status after translation. */
 export interface ResourceOutcome {
@@ -162,9 +163,7 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
       continue;
     }
     if (gw.spec.options !== undefined) report.warn(gw, 'spec.options: listener options are not supported by meshgate yet; ignored');
-    if (gw.spec.httpGateway?.options !== undefined) {
-      report.warn(gw, 'spec.httpGateway.options: listener options are not supported by meshgate yet; ignored');
-    }
+    const http = translateHttpSettings(gw, report);
     if (gw.spec.routeOptions !== undefined) report.warn(gw, 'spec.routeOptions: not supported by meshgate yet; ignored');
     const served = list.filter((vs) => !report.isRejected(vs) && !vs.spec.sslConfig && (vs.spec.virtualHost.routes?.length ?? 0) > 0);
     const ssl = gw.spec.ssl ?? false;
@@ -180,7 +179,7 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
       }
       portOwners.set(portKey, `${gw.metadata.namespace}.${gw.metadata.name}`);
       const list2 = listeners.get(proxy) ?? [];
-      list2.push(translateListener(gw, served.map((vs) => vhosts.get(vs)!)));
+      list2.push(translateListener(gw, served.map((vs) => vhosts.get(vs)!), http));
       listeners.set(proxy, list2);
     }
   }

@@ -5,6 +5,7 @@
  */
 import type * as ir from '../../src/ir/index.js';
 import { contentVersion } from '../../src/ir/version.js';
+import { DEFAULT_HTTP_SETTINGS } from '../../src/ir/snapshot.js';
 
 /** HTTP_PORT is the bindPort builders use unless told otherwise. */
 export const HTTP_PORT = 8080;
@@ -95,9 +96,10 @@ export function vhost(routes: readonly ir.Route[], opts: { name?: string; domain
 /** listener builds an ir.Listener on `::` (the proxy maps it to its bindAddress). */
 export function listener(
   virtualHosts: readonly ir.VirtualHost[],
-  opts: { name?: string; bindPort?: number; bindAddress?: string; ssl?: boolean } = {},
+  opts: { name?: string; bindPort?: number; bindAddress?: string; ssl?: boolean; http?: Partial<ir.HttpSettings> } = {},
 ): ir.Listener {
   return {
+    http: { ...DEFAULT_HTTP_SETTINGS, ...opts.http },
     name: opts.name ?? 'gloo-system.gateway-proxy',
     bindAddress: opts.bindAddress ?? '::',
     bindPort: opts.bindPort ?? HTTP_PORT,

@@ -2,13 +2,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Obj, AtMostOneOf, Loose, Port, ResourceRef, StringMap } from '../schema.js';
 import { ObjectMeta, StatusField } from '../meta.js';
+import { HttpListenerOptions } from './http-listener-options.js';
 
 export const HttpGateway = Obj({
   virtualServices: Type.Optional(Type.Array(ResourceRef)),
   virtualServiceSelector: Type.Optional(StringMap),
   virtualServiceExpressions: Type.Optional(Loose('not supported yet')),
   virtualServiceNamespaces: Type.Optional(Type.Array(Type.String())),
-  options: Type.Optional(Loose('listener options; see docs/compatibility.md')),
+  options: Type.Optional(HttpListenerOptions),
 });
 
 export const GatewaySpec = AtMostOneOf(['httpGateway', 'tcpGateway', 'hybridGateway'], {

@@ -31,6 +31,8 @@ export function inboundSnapshot(o: InboundOptions): ir.Snapshot {
         bindAddress: o.bindAddress,
         bindPort: o.inboundPort,
         ssl: false,
+        // The caller is a mesh peer: trust its x-forwarded-for as Istio's sidecars do.
+        http: { ...ir.DEFAULT_HTTP_SETTINGS, xffNumTrustedHops: 1 },
         inbound: { mode: o.mode, trustDomain: o.trustDomain },
         forwardClientCertDetails: 'APPEND_FORWARD' as const,
         virtualHosts: [

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type * as ir from '../../ir/index.js';
+import * as ir from '../../ir/index.js';
 import { RouteTable } from './route-table.js';
 import type { RequestView } from './match.js';
 
@@ -20,7 +20,7 @@ function vhost(name: string, domains: string[], routes: ir.Route[] = [route(`${n
 }
 
 function listener(...virtualHosts: ir.VirtualHost[]): ir.Listener {
-  return { name: 'gloo-system.gateway-proxy', bindAddress: '::', bindPort: 8080, ssl: false, virtualHosts };
+  return { name: 'gloo-system.gateway-proxy', bindAddress: '::', bindPort: 8080, ssl: false, virtualHosts, http: ir.DEFAULT_HTTP_SETTINGS };
 }
 
 function req(host: string | undefined, path = '/', method = 'GET', headers: Record<string, string> = {}): RequestView {
