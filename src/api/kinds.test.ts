@@ -39,6 +39,11 @@ describe('resolveKindName', () => {
     ['svc', 'Service'],
     ['Service', 'Service'],
     ['SVC', 'Service'],
+    // Secret (kubectl has no short name for it)
+    ['secret', 'Secret'],
+    ['secrets', 'Secret'],
+    ['Secret', 'Secret'],
+    ['secrets.v1', 'Secret'],
     // WorkloadEntry
     ['workloadentry', 'WorkloadEntry'],
     ['workloadentries', 'WorkloadEntry'],
@@ -100,6 +105,7 @@ describe('kindInfo', () => {
       Gateway: 'gloo-system',
       VirtualService: 'gloo-system',
       Service: 'default',
+      Secret: 'default',
       WorkloadEntry: 'default',
       PeerAuthentication: 'default',
     });

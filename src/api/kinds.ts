@@ -8,6 +8,7 @@ import { Settings } from './gloo/settings.js';
 import { Gateway } from './gateway/gateway.js';
 import { VirtualService } from './gateway/virtual-service.js';
 import { Service } from './core/service.js';
+import { Secret } from './core/secret.js';
 import { WorkloadEntry } from './istio/workload-entry.js';
 import { PeerAuthentication } from './security/peer-authentication.js';
 
@@ -34,6 +35,9 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'Gateway', apiVersions: ['gateway.solo.io/v1'], plural: 'gateways', singular: 'gateway', shortNames: ['gw', 'ggw'], defaultNamespace: GLOO_NAMESPACE, schema: Gateway },
   { kind: 'VirtualService', apiVersions: ['gateway.solo.io/v1'], plural: 'virtualservices', singular: 'virtualservice', shortNames: ['vs', 'gvs'], defaultNamespace: GLOO_NAMESPACE, schema: VirtualService },
   { kind: 'Service', apiVersions: ['v1'], plural: 'services', singular: 'service', shortNames: ['svc'], defaultNamespace: 'default', schema: Service },
+  // kubectl has no short name for secrets. Like every core kind, a Secret without a namespace goes
+  // to `default`; a VirtualService's sslConfig.secretRef without one means the VirtualService's own.
+  { kind: 'Secret', apiVersions: ['v1'], plural: 'secrets', singular: 'secret', shortNames: [], defaultNamespace: 'default', schema: Secret },
   { kind: 'WorkloadEntry', apiVersions: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'], plural: 'workloadentries', singular: 'workloadentry', shortNames: ['we'], defaultNamespace: 'default', schema: WorkloadEntry },
   { kind: 'PeerAuthentication', apiVersions: ['security.istio.io/v1', 'security.istio.io/v1beta1'], plural: 'peerauthentications', singular: 'peerauthentication', shortNames: ['pa'], defaultNamespace: 'default', schema: PeerAuthentication },
 ];

@@ -328,7 +328,7 @@ describe('parseResource with bad documents', () => {
       name: 'an unknown kind',
       doc: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } },
       path: 'kind',
-      message: /^unknown kind "ConfigMap"; known kinds: Upstream, Settings, Gateway, VirtualService, Service, WorkloadEntry, PeerAuthentication$/,
+      message: /^unknown kind "ConfigMap"; known kinds: Upstream, Settings, Gateway, VirtualService, Service, Secret, WorkloadEntry, PeerAuthentication$/,
     },
     {
       name: 'a kind in the wrong case',
@@ -532,6 +532,47 @@ spec:
   ];
   for (const c of bad) {
     test(`a PeerAuthentication with ${c.name} is an issue at ${c.path}`, () => {
+      const r = failed(parseResource(c.doc));
+      const at = r.issues.filter((i) => i.path === c.path);
+      assert.equal(at.length, 1, `issues: ${JSON.stringify(r.issues)}`);
+      assert.match(at[0]!.message, c.message);
+    });
+  }
+});
+
+describe('parseResource with Secret', () => {
+  const secret = (extra: Record<string, unknown>) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls' }, ...extra });
+
+  test('a Secret without a namespace goes to default and gets type Opaque, as Kubernetes does', () => {
+    const r = ok(parseResource(secret({ data: { a: 'YQ==' } }))) as unknown as { metadata: { namespace: string }; type: string; data: Record<string, string> };
+    assert.equal(r.metadata.namespace, 'default');
+    assert.equal(r.type, 'Opaque');
+    assert.deepEqual(r.data, { a: 'YQ==' });
+  });
+
+  test('stringData is encoded into data, wins over a data key of the same name, and is not kept', () => {
+    const doc = secret({ type: 'kubernetes.io/tls', data: { 'tls.crt': 'b2xk', 'ca.crt': 'Y2E=' }, stringData: { 'tls.crt': 'new', 'tls.key': 'k' } });
+    const before = structuredClone(doc);
+    const r = ok(parseResource(doc)) as unknown as Record<string, unknown>;
+    assert.deepEqual(r.data, { 'tls.crt': Buffer.from('new').toString('base64'), 'ca.crt': 'Y2E=', 'tls.key': Buffer.from('k').toString('base64') });
+    assert.equal(r.stringData, undefined);
+    assert.equal(r.spec, undefined);
+    assert.deepEqual(doc, before, 'the input is left alone');
+  });
+
+  const bad: { name: string; doc: unknown; path: string; message: RegExp }[] = [
+    { name: 'a spec', doc: secret({ spec: {} }), path: 'spec', message: /^unknown field$/ },
+    { name: 'a data key with a slash', doc: secret({ data: { 'a/b': 'YQ==' } }), path: 'data.a/b', message: /^unknown field$/ },
+    { name: 'a number as a value', doc: secret({ data: { a: 1 } }), path: 'data.a', message: /string/ },
+    {
+      name: 'a value that is the redaction marker `meshgate get` prints',
+      doc: secret({ data: { 'tls.key': '[redacted: 227 bytes]' } }),
+      path: 'data.tls.key',
+      message: /^must be base64 data, not the \[redacted: N bytes\] marker that `meshgate get` prints$/,
+    },
+  ];
+  for (const c of bad) {
+    test(`a Secret with ${c.name} is an issue at ${c.path}`, () => {
       const r = failed(parseResource(c.doc));
       const at = r.issues.filter((i) => i.path === c.path);
       assert.equal(at.length, 1, `issues: ${JSON.stringify(r.issues)}`);

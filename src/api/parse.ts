@@ -5,6 +5,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { KINDS, kindInfo, type KindInfo } from './kinds.js';
 import type { Resource } from './meta.js';
+import { normalizeSecret } from './core/secret.js';
 
 /** SchemaIssue is one problem with one field of one document. */
 export interface SchemaIssue {
@@ -127,6 +128,7 @@ export function parseResource(doc: unknown, namespaceOverride?: string): ParseRe
   }
   const resource = structuredClone(candidate) as unknown as Resource;
   delete resource.status;
+  if (info.kind === 'Secret') normalizeSecret(resource as unknown as Record<string, unknown>);
   return { ok: true, resource };
 }
 

@@ -2,8 +2,8 @@
  * The control-plane API (port 9977, loopback by default): resources in and out, statuses,
  * snapshots and where proxies listen. It is what the CLI talks to.
  *
- *   GET    /v1/resources?kind=K[&namespace=N]   list (with status)
- *   GET    /v1/resources/K/N/NAME               one (with status)
+ *   GET    /v1/resources?kind=K[&namespace=N]   list (with status; Secret values redacted)
+ *   GET    /v1/resources/K/N/NAME               one (with status; Secret values redacted)
  *   POST   /v1/apply[?namespace=N]              multi-document YAML or JSON; all or nothing
  *   DELETE /v1/resources/K/N/NAME
  *   GET    /v1/proxies/NAME                     where a proxy listens
@@ -19,6 +19,7 @@ import { kindInfo, resolveKindName } from '../api/kinds.js';
 import { byKind, keyOf } from '../config/resource-set.js';
 import type { Resource } from '../api/meta.js';
 import { ConflictError } from '../config/errors.js';
+import { redactSecret } from '../api/core/secret.js';
 
 /** MAX_BODY_BYTES bounds an apply request (Kubernetes' API server limit is 3 MiB). */
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -132,14 +133,22 @@ function requireKind(name: string) {
 function list(cp: ControlPlane, kind: string | null, namespace: string | null): { items: Resource[] } {
   const all = cp.store.list();
   const items = kind ? byKind(all, requireKind(kind).kind) : all;
-  return { items: items.filter((r) => !namespace || r.metadata.namespace === namespace).map((r) => cp.withStatus(r)) };
+  return { items: items.filter((r) => !namespace || r.metadata.namespace === namespace).map((r) => shown(cp, r)) };
 }
 
 function getOne(cp: ControlPlane, kind: string, namespace: string, name: string): Resource {
   const info = requireKind(kind);
   const r = cp.store.get({ kind: info.kind, namespace, name });
   if (!r) throw new HttpError(404, `${info.singular} "${name}" not found in namespace ${namespace}`);
-  return cp.withStatus(r);
+  return shown(cp, r);
+}
+
+/**
+ * shown is a resource as the API serves it: with its status, and for a Secret with every value
+ * replaced by a `[redacted: N bytes]` marker. Key material goes in through apply and never out.
+ */
+function shown(cp: ControlPlane, r: Resource): Resource {
+  return redactSecret(cp.withStatus(r));
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

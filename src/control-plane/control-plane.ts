@@ -19,6 +19,8 @@ import { defaultResources } from './defaults.js';
 import { byKind } from '../config/resource-set.js';
 import type { PeerAuthenticationSpec } from '../api/security/peer-authentication.js';
 import { effectiveMtls, type EffectiveMtls } from '../translate/peer-authentication.js';
+import type { TlsSecretMaterial } from '../translate/secret.js';
+import { secretKey } from '../translate/secret.js';
 
 /** REPORTER is the name statuses are reported by (Gloo: `reportedBy: gloo`). */
 export const REPORTER = 'gloo';
@@ -49,6 +51,8 @@ export class ControlPlane {
   readonly #snapshots = new Map<string, ir.Snapshot>();
   readonly #proxyInfo = new Map<string, ProxyInfo>();
   #outcomes: ReadonlyMap<string, ResourceOutcome> = new Map();
+  /** #tlsSecrets is the material of the Secrets the current snapshots name, as translated. */
+  #tlsSecrets: ReadonlyMap<string, TlsSecretMaterial> = new Map();
   #scheduled = false;
   #running: Promise<void> = Promise.resolve();
   #passes = 0;
@@ -101,6 +105,8 @@ export class ControlPlane {
     // 2. Translation.
     const result = translate(this.store.list(), { lastAccepted: this.store.acceptedForms(), proxies: this.#proxies });
     this.#outcomes = result.outcomes;
+    // Before the snapshots go out, so a proxy applying one finds what it names.
+    this.#tlsSecrets = result.tlsSecrets;
     for (const [k, o] of result.outcomes) {
       if (o.state === 'Rejected') this.#log.warn({ resource: k }, `rejected: ${o.reason}`);
     }
@@ -153,6 +159,14 @@ export class ControlPlane {
   /** snapshot returns the current snapshot of a proxy. */
   snapshot(proxy: string): ir.Snapshot | undefined {
     return this.#snapshots.get(proxy);
+  }
+
+  /**
+   * tlsSecret is the proxy's SecretSource in process: the material of a TLS Secret a snapshot
+   * names, in the form translation checked (the last accepted one, for a Secret that turned bad).
+   */
+  tlsSecret(namespace: string, name: string): TlsSecretMaterial | undefined {
+    return this.#tlsSecrets.get(secretKey(namespace, name));
   }
 
   /** statusOf returns a resource's status in Gloo's shape. */

@@ -34,6 +34,56 @@ export interface Listener {
    * ones drop any XFCC the client sent).
    */
   readonly forwardClientCertDetails?: 'SANITIZE' | 'APPEND_FORWARD';
+  /** tls terminates HTTPS (an `ssl: true` Gateway); present exactly when ssl is true. */
+  readonly tls?: ListenerTls;
+}
+
+/**
+ * ListenerTls is HTTPS termination on a listener. It names certificates, never carries them:
+ * the proxy reads key material through its SecretSource (secretRef) or from files (as Envoy
+ * reads sslFiles). Everything but the certificate is per listener: with Node's TLS the protocol
+ * version, ciphers, curves and session tickets are settled from the listener's context before
+ * SNI picks a certificate.
+ */
+export interface ListenerTls {
+  /** certificates in order; the one whose sniDomains hold `*`, else the first, is the default. */
+  readonly certificates: readonly TlsCertificate[];
+  /** alpn is what the listener offers (meshgate serves HTTP/1.1 only for now). */
+  readonly alpn: readonly string[];
+  readonly minVersion?: TlsVersion;
+  readonly maxVersion?: TlsVersion;
+  /** ciphers for TLS 1.0–1.2 (OpenSSL names); TLS 1.3 suites keep their defaults unless named (`TLS_…`). */
+  readonly ciphers?: readonly string[];
+  readonly ecdhCurves?: readonly string[];
+  /** clientCa: client certificates are required and must chain to it. */
+  readonly clientCa?: TlsSource;
+  /** verifySubjectAltName: a client certificate must carry one of these SANs (any type, exact). */
+  readonly verifySubjectAltName: readonly string[];
+  /** sessionResumption: session tickets on (Gloo's disableTlsSessionResumption turns them off). */
+  readonly sessionResumption: boolean;
+}
+
+/** TlsVersion is Gloo's protocol version name. */
+export type TlsVersion = 'TLSv1_0' | 'TLSv1_1' | 'TLSv1_2' | 'TLSv1_3';
+
+/** TlsCertificate is one certificate and the SNI names it answers. */
+export interface TlsCertificate {
+  /** name is the VirtualService it comes from, `<namespace>.<name>`. */
+  readonly name: string;
+  /** sniDomains: exact names, `*.suffix` wildcards, and `*` for the default certificate. */
+  readonly sniDomains: readonly string[];
+  readonly secretRef?: SecretRef;
+  readonly files?: { readonly certPath: string; readonly keyPath: string };
+}
+
+/** TlsSource is where a CA bundle is: a Secret's `ca.crt`, or a file on the proxy's machine. */
+export type TlsSource = { readonly secretRef: SecretRef } | { readonly file: string };
+
+/** SecretRef names a Secret; version (its resourceVersion) changes the snapshot when the Secret changes. */
+export interface SecretRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly version: string;
 }
 
 /**

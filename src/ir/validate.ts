@@ -19,6 +19,11 @@ export function validateSnapshot(s: Snapshot): IrIssue[] {
     const other = ports.get(key);
     if (other) issues.push({ path: `listeners[${li}]`, message: `port ${key} is also used by ${other}` });
     ports.set(key, l.name);
+    if (l.ssl !== (l.tls !== undefined)) issues.push({ path: `listeners[${li}]`, message: l.ssl ? 'an ssl listener without tls' : 'tls on a listener that is not ssl' });
+    if (l.tls && l.tls.certificates.length === 0) issues.push({ path: `listeners[${li}].tls`, message: 'tls without certificates' });
+    l.tls?.certificates.forEach((c, ci) => {
+      if ((c.secretRef === undefined) === (c.files === undefined)) issues.push({ path: `listeners[${li}].tls.certificates[${ci}]`, message: 'a certificate needs exactly one of secretRef and files' });
+    });
     l.virtualHosts.forEach((vh, vi) => {
       vh.routes.forEach((r, ri) => {
         const p = `listeners[${li}].virtualHosts[${vi}].routes[${ri}]`;

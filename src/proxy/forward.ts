@@ -17,6 +17,7 @@ import type { ProxyStats } from './stats.js';
 import { UpstreamTlsError, uriSans, type CredentialSource } from './upstream/mesh-tls.js';
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { Refusals, trustedClientAddress, type EdgeSettings } from './edge.js';
 
 /** ForwardContext is what a forward needs from its listener. */
 export interface ForwardContext {
@@ -29,6 +30,8 @@ export interface ForwardContext {
   readonly credentials?: CredentialSource;
   /** inbound is set on a sidecar's inbound listener, where the caller is a mesh peer. */
   readonly inbound?: ir.InboundMtls;
+  /** edge is the listener's HTTP settings, resolved once per snapshot (trust, limits, request id). */
+  readonly edge: EdgeSettings;
 }
 
 /** Backoff between retries: Envoy's default base interval is 25 ms, with jitter. */
@@ -81,43 +84,66 @@ function rewritePrefix(path: string, url: string, m: ir.RouteMatch, rewrite: str
 /**
  * upstreamHeaders builds the request headers for the upstream: the client's headers less
  * hop-by-hop ones, plus what Envoy adds (x-forwarded-for, x-forwarded-proto, x-request-id,
- * x-envoy-expected-rq-timeout-ms), then the route's and virtual host's header manipulation.
+ * x-envoy-expected-rq-timeout-ms, x-envoy-external-address), then the route's and virtual
+ * host's header manipulation. Trust follows Envoy's HCM (ConnectionManagerUtility::
+ * mutateRequestHeaders), with every downstream treated as external (no internal addresses):
+ * - useRemoteAddress: the peer address is appended to x-forwarded-for (unless skipXffAppend);
+ *   the trusted client address (the peer, or with xffNumTrustedHops = n the nth entry from the
+ *   right of what the client sent) goes in x-envoy-external-address; a client's
+ *   x-forwarded-proto is kept only behind trusted hops.
+ * - otherwise x-forwarded-for passes unchanged and x-forwarded-proto is set only if absent.
+ * - an external listener strips every x-envoy-* header the client sent (Envoy strips its
+ *   control headers: x-envoy-retry-on, -max-retries, -upstream-rq-timeout-ms, ...; meshgate
+ *   the whole prefix), so a client cannot steer the proxy or the services behind it.
+ * - x-forwarded-client-cert from the client is dropped unless APPEND_FORWARD on mTLS.
  */
 function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.ForwardAction, ctx: ForwardContext): string[] {
+  const edge = ctx.edge;
   const raw = req.rawHeaders;
   const out: string[] = [];
   const extra = connectionTokens(req.headers.connection);
   let requestId: string | undefined;
   let xff: string | undefined;
+  let xfp: string | undefined;
   let xfcc: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (isHopByHop(lower) || (extra.length && extra.includes(lower))) continue;
-    // Headers the proxy sets itself: never trust the client's copy at the edge.
-    if (lower === 'x-forwarded-proto') continue;
-    // An edge listener sets its own timeout header; a sidecar passes on the caller's (Istio).
-    if (lower === 'x-envoy-expected-rq-timeout-ms' && !ctx.inbound) continue;
-    if (lower === 'x-forwarded-for') {
-      xff = xff === undefined ? raw[i + 1] : `${xff},${raw[i + 1]}`;
-      continue;
+    // 120 is 'x': the headers the proxy sets or guards all start with it.
+    if (lower.charCodeAt(0) === 120) {
+      if (lower === 'x-forwarded-for') {
+        xff = xff === undefined ? raw[i + 1] : `${xff},${raw[i + 1]}`;
+        continue;
+      }
+      if (lower === 'x-forwarded-proto') {
+        xfp ??= raw[i + 1];
+        continue;
+      }
+      if (lower === 'x-forwarded-client-cert') {
+        xfcc = xfcc === undefined ? raw[i + 1] : `${xfcc},${raw[i + 1]}`;
+        continue;
+      }
+      // An edge listener sets its own x-envoy-* headers; a sidecar passes on the caller's (Istio).
+      if (edge.external && lower.startsWith('x-envoy-')) continue;
+      if (lower === 'x-request-id') requestId = raw[i + 1];
     }
-    if (lower === 'x-forwarded-client-cert') {
-      xfcc = xfcc === undefined ? raw[i + 1] : `${xfcc},${raw[i + 1]}`;
-      continue;
-    }
-    if (lower === 'x-request-id') requestId = raw[i + 1];
     out.push(name, raw[i + 1]!);
   }
-  const remote = req.socket.remoteAddress ?? '';
-  out.push('x-forwarded-for', xff ? `${xff},${remote}` : remote);
-  out.push('x-forwarded-proto', ctx.scheme);
+  if (edge.useRemoteAddress) {
+    const remote = req.socket.remoteAddress ?? '';
+    if (edge.external) out.push('x-envoy-external-address', trustedClientAddress(xff, edge.xffNumTrustedHops, remote));
+    if (!edge.skipXffAppend) xff = xff === undefined ? remote : `${xff},${remote}`;
+  }
+  if (xff !== undefined) out.push('x-forwarded-for', xff);
+  // With useRemoteAddress and no trusted hop, the client's x-forwarded-proto is untrusted.
+  out.push('x-forwarded-proto', xfp !== undefined && (!edge.useRemoteAddress || edge.xffNumTrustedHops > 0) ? xfp : ctx.scheme);
   if (ctx.xfcc === 'APPEND_FORWARD') {
     // Only an mTLS peer's details are added; on a plaintext connection a client's XFCC is dropped (Envoy).
     const own = peerDetails(req.socket as TLSSocket, ctx.credentials);
     if (own) out.push('x-forwarded-client-cert', xfcc ? `${xfcc},${own}` : own);
   }
-  if (!requestId) out.push('x-request-id', randomUUID());
+  if (!requestId && edge.generateRequestId) out.push('x-request-id', randomUUID());
   const expected = expectedTimeout(action);
   if (expected > 0) out.push('x-envoy-expected-rq-timeout-ms', String(expected));
   const rh = route.route.headers;
@@ -205,7 +231,31 @@ class Exchange {
     this.#res.once('close', () => {
       if (!this.#done) this.#finish(new DownstreamGone('downstream closed'));
     });
+    // The client socket's inactivity timeout is the listener's streamIdleTimeout while a request
+    // is open (Node's server.timeout). Node emits it on the response in progress before the
+    // listener sees it; the listener leaves a response with a 'timeout' listener to its owner.
+    this.#res.on('timeout', () => this.#onStreamIdle());
     this.#dispatch();
+  }
+
+  /**
+   * #onStreamIdle: no byte moved either way on the client connection for streamIdleTimeout
+   * (a client stalled mid-body, or an upstream silent with no route timeout). As Envoy: 408
+   * before the response began (the connection closes after it: the body was not read), else a
+   * reset.
+   */
+  #onStreamIdle(): void {
+    // Done but still writing: the client stopped reading the response.
+    if (this.#done) return void this.#res.destroy();
+    this.#ctx.stats.downstreamErrors.labels(Refusals.streamIdleTimeout.details).inc();
+    if (this.#res.headersSent) {
+      this.#record(this.#status);
+      this.#finish(new DownstreamGone('stream idle timeout'));
+      this.#res.destroy();
+      return;
+    }
+    this.#abort?.(new DownstreamGone('stream idle timeout'));
+    this.#fail(Refusals.streamIdleTimeout);
   }
 
   #dispatch(): void {

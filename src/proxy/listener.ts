@@ -4,23 +4,76 @@
  * first looks at each connection's first bytes and applies its PeerAuthentication mode before
  * HTTP sees it: TLS goes through mesh mTLS, plaintext goes straight on, and a connection the
  * mode forbids is closed before any response, as Envoy does when no filter chain matches.
+ * Every listener applies its HTTP settings (limits, timeouts, connection limit) to its server,
+ * runs the edge checks (edge.ts) before routing, serves one request at a time per connection,
+ * and drains on close; docs/security.md says what is refused and why.
  */
-import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, STATUS_CODES, type Server, type ServerOptions, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type * as ir from '../ir/index.js';
 import { checkSpiffe } from './upstream/mesh-tls.js';
 import { handleRequest, type ListenerRuntime } from './request.js';
+import { checkRequest, Refusals } from './edge.js';
+import { sendLocalReply, type LocalReply } from './local-reply.js';
 import type { ProxyStats } from './stats.js';
+import { createHttpsServer, tlsFront } from './tls/server.js';
 
-/** MAX_HEADER_BYTES is Envoy's default max_request_headers_kb (60 KiB); larger gets 431. */
-export const MAX_HEADER_BYTES = 60 * 1024;
-/** KEEP_ALIVE_MS is how long an idle client connection stays open. */
-const KEEP_ALIVE_MS = 60_000;
 /**
  * INBOUND_ALPN: Istio clients offer `istio-http/1.1` (or plain `istio`, as Gloo's enable-mtls
  * writes) only to pick a filter chain; the connection then carries HTTP/1.1.
  */
 const INBOUND_ALPN = ['istio-http/1.1', 'istio', 'http/1.1'];
+
+/** HttpMessageSocket is a server socket with the response Node is writing on it, if any. */
+type HttpMessageSocket = Socket & { _httpMessage?: ServerResponse | null; [kBroken]?: true };
+
+/** kBroken marks a connection whose input llhttp refused: its incomplete request is never served. */
+const kBroken = Symbol('meshgate.brokenConnection');
+
+/**
+ * checkInterval is how often Node sweeps connections for requestHeadersTimeout
+ * (connectionsCheckingInterval, 30 s by default, which would let a 10 s timeout fire at 40 s):
+ * a quarter of the timeout, between 25 ms and 1 s. Fixed when the server is built; a later
+ * snapshot's timeout applies at once, at this precision.
+ */
+function checkInterval(headersTimeoutMs: number): number {
+  if (headersTimeoutMs <= 0) return 1000;
+  return Math.min(1000, Math.max(25, Math.floor(headersTimeoutMs / 4)));
+}
+
+/**
+ * serverOptions are the node:http options a listener's server is built with, from its HTTP
+ * settings: Envoy's limits and timeouts, llhttp strict, and the response class that closes a
+ * connection whose request was not read in full. The settings that can change later are applied
+ * again by applySettings on every snapshot.
+ */
+function serverOptions(h: ir.HttpSettings, Response: typeof ServerResponse): ServerOptions {
+  return {
+    // Counted by llhttp over the request line and the headers: a URI is bounded by this too.
+    maxHeaderSize: h.maxRequestHeadersBytes,
+    keepAliveTimeout: h.idleTimeoutMs,
+    // Envoy has no whole-request timeout by default; slow clients meet the timeouts below.
+    requestTimeout: 0,
+    headersTimeout: h.requestHeadersTimeoutMs,
+    connectionsCheckingInterval: checkInterval(h.requestHeadersTimeoutMs),
+    insecureHTTPParser: false,
+    requireHostHeader: true,
+    noDelay: true,
+    ServerResponse: Response,
+  };
+}
+
+/**
+ * bodyPending tells whether a request still has body bytes to come: Envoy closes an HTTP/1
+ * connection whose response began before the request was complete, since what follows on it
+ * can no longer be framed with certainty.
+ */
+function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
 
 export class ProxyListener {
   readonly name: string;
@@ -34,10 +87,16 @@ export class ProxyListener {
   /** inbound is fixed for a listener's life: the proxy rebinds when a snapshot flips it. */
   readonly inbound: boolean;
   readonly #server: Server;
-  /** #front accepts connections for an inbound listener and hands them to #server. */
+  /** #front accepts connections for an inbound or HTTPS listener and hands them to #server. */
   readonly #front: NetServer | undefined;
   readonly #stats: ProxyStats;
   #port = 0;
+  /** #onDropped counts headers dropped for an underscore (bound once, not per request). */
+  readonly #onDropped = (n: number) => this.#stats.droppedUnderscoreHeaders.inc(n);
+  /** #draining: close() began; every response from now on carries `connection: close`. */
+  #draining = false;
+  /** #settings are the HTTP settings last applied to the server. */
+  #settings: ir.HttpSettings;
 
   constructor(name: string, host: string, port: number, runtime: ListenerRuntime, stats: ProxyStats) {
     this.name = name;
@@ -46,57 +105,93 @@ export class ProxyListener {
     this.#runtime = runtime;
     this.inbound = runtime.inbound !== undefined;
     this.#stats = stats;
-    this.#server = createServer(
-      {
-        maxHeaderSize: MAX_HEADER_BYTES,
-        keepAliveTimeout: KEEP_ALIVE_MS,
-        // Envoy has no whole-request timeout by default; slow clients are issue #4's hardening.
-        requestTimeout: 0,
-        headersTimeout: 60_000,
-        insecureHTTPParser: false,
-        requireHostHeader: true,
-        noDelay: true,
-      },
-      (req: IncomingMessage, res: ServerResponse) => handleRequest(this.runtime, req, res),
-    );
+    this.#settings = runtime.edge.http;
+    if (this.inbound) this.#front = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+    else if (runtime.tls) this.#front = tlsFront(() => this.#server, () => this.#runtime.tls, stats);
+    const listener = this;
+    /** EdgeResponse decides, as each response begins, whether its connection may be reused. */
+    class EdgeResponse extends ServerResponse {
+      override writeHead(status: number, reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+        if (listener.#draining) this.shouldKeepAlive = false;
+        else if (this.shouldKeepAlive && bodyPending(this.req)) {
+          this.shouldKeepAlive = false;
+          stats.responseBeforeRequestComplete.inc();
+        }
+        // Node tells the (status, headers) form from (status, reason, headers) itself.
+        return super.writeHead(status, reasonOrHeaders as string | undefined, headers);
+      }
+    }
+    const options = serverOptions(this.#settings, EdgeResponse as typeof ServerResponse);
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
+    // An ssl Gateway's listener: the same HTTP server behind TLS, the front owning the port (tls/server.ts).
+    this.#server = runtime.tls ? createHttpsServer(options, runtime.tls, () => this.#runtime.tls, stats, onRequest) : createServer(options, onRequest);
     const active = stats.activeConnections.labels(name);
     this.#server.on('connection', (socket: Socket) => {
       active.inc();
       socket.once('close', () => active.dec());
     });
-    // Malformed HTTP: answer 400 (431 for oversized headers) and close; never crash.
+    // Malformed HTTP: answer 400 (431 for oversized headers, 408 for headers too slow) and close; never crash.
     this.#server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-      const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-      this.#stats.downstreamErrors.labels(err.code ?? 'unknown').inc();
+      const r =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? Refusals.headersTooLarge
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? Refusals.requestHeadersTimeout
+            : Refusals.codecError;
+      this.#stats.downstreamErrors.labels(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? r.details : (err.code ?? 'unknown')).inc();
+      // A request whose body broke while it was queued behind the one in flight must not be
+      // served when its turn comes: the refusal below takes its place. (Requests queued before
+      // it are complete and valid: they are served first, as Envoy would.)
+      (socket as HttpMessageSocket)[kBroken] = true;
       const refuse = () => {
-        const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        const inFlight = (socket as HttpMessageSocket)._httpMessage;
         // A broken request pipelined behind complete ones: answer those first (Envoy answers one
         // request at a time), then refuse it.
         if (inFlight?.req.complete) return void inFlight.once('finish', refuse);
         if (inFlight && !inFlight.headersSent) {
           // This request's body broke before any answer began: refuse it as Envoy does; closing
           // the response aborts the upstream request.
-          inFlight.writeHead(tooLarge ? 431 : 400, { connection: 'close', 'content-length': 0 });
-          return void inFlight.end();
+          return this.#refuse(inFlight, r);
         }
         if (socket.writable && !inFlight) {
           socket.end(
-            tooLarge
-              ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'
-              : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n',
+            `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status]}\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
+              `content-length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`,
           );
         }
         socket.destroy();
       };
       refuse();
     });
+    // A client socket idle for the server's timeout: the keep-alive idleTimeout between requests
+    // (Node arms it after each response), streamIdleTimeout while one is open. Node emits it on
+    // the response first: an upstream exchange listens there and answers its own (forward.ts).
+    // Otherwise a response not begun gets 408; anything else closes.
+    this.#server.on('timeout', (socket: Socket) => {
+      const res = (socket as HttpMessageSocket)._httpMessage;
+      if (res && res.listenerCount('timeout') > 0) return;
+      if (res && !res.headersSent) {
+        this.#stats.downstreamErrors.labels(Refusals.streamIdleTimeout.details).inc();
+        return this.#refuse(res, Refusals.streamIdleTimeout);
+      }
+      socket.destroy();
+    });
+    const accepting = this.#front ?? this.#server;
+    const overflow = stats.downstreamCxOverflow.labels(name);
+    // Node closes a connection over maxConnections as it is accepted and tells us here.
+    accepting.on('drop', () => overflow.inc());
+    this.#applySettings(this.#settings);
     if (this.inbound) {
+      // The HTTP server behind the inbound front never binds: it must still hear 'listening' to
+      // start Node's connection tracking (requestHeadersTimeout, and the idle and drain sweeps
+      // close() relies on), and 'close' to stop it, as tls/server.ts does for HTTPS.
+      this.#front!.on('listening', () => this.#server.emit('listening'));
+      this.#front!.on('close', () => this.#server.close());
       // A connection the current mode no longer allows answers what it is serving, then closes.
       this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => {
         if (!this.#allowed(this.#meshConns.get(req.socket as Socket))) res.shouldKeepAlive = false;
       });
     }
-    if (this.inbound) this.#front = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
 
   get runtime(): ListenerRuntime {
@@ -111,6 +206,7 @@ export class ProxyListener {
   set runtime(rt: ListenerRuntime) {
     const before = this.#runtime.inbound?.mode;
     this.#runtime = rt;
+    if (rt.edge.http !== this.#settings) this.#applySettings(rt.edge.http);
     if (!this.inbound || before === rt.inbound?.mode) return;
     for (const [conn, isTls] of this.#meshConns) {
       if (this.#allowed(isTls)) continue;
@@ -118,6 +214,63 @@ export class ProxyListener {
       if (busy) busy.shouldKeepAlive = false;
       else conn.destroy();
     }
+  }
+
+  /**
+   * #applySettings applies the settings Node reads live from the server: a new snapshot's
+   * values take effect without rebinding the port. Timeouts apply at once (the socket inactivity
+   * timeout from the next request on a connection); maxHeaderSize, which Node reads as it sets
+   * up each connection's parser, applies to new connections, as Envoy applies a listener update
+   * to new connections.
+   */
+  #applySettings(h: ir.HttpSettings): void {
+    const s = this.#server;
+    this.#settings = h;
+    // Node stores the maxHeaderSize option on the server and reads it there for each new
+    // connection (test/integration/edge/limits.test.ts proves a change applies).
+    (s as Server & { maxHeaderSize?: number }).maxHeaderSize = h.maxRequestHeadersBytes;
+    // Node builds req.headers from at most maxHeadersCount headers, silently dropping the rest;
+    // checkRequest refuses a request with more, counting rawHeaders (which always holds them all).
+    s.maxHeadersCount = h.maxHeadersCount;
+    s.headersTimeout = h.requestHeadersTimeoutMs;
+    s.keepAliveTimeout = h.idleTimeoutMs;
+    s.timeout = h.streamIdleTimeoutMs;
+    // 0 is no limit for Node too.
+    (this.#front ?? s).maxConnections = h.maxConnections;
+  }
+
+  /**
+   * #onRequest serves one request at a time per connection, as Envoy's HTTP/1 codec does: Node
+   * parses pipelined requests as they arrive, but one queued behind a response in progress (it
+   * has no socket yet) waits for its turn. So pipelined requests reach the upstream in order,
+   * and none that follows a response closing the connection (a refusal, HTTP/1.0, a body left
+   * unread) is ever forwarded: its turn never comes.
+   */
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (res.socket === null) return void res.once('socket', () => this.#serve(req, res));
+    this.#serve(req, res);
+  }
+
+  /** #serve runs the edge checks, then routes. */
+  #serve(req: IncomingMessage, res: ServerResponse): void {
+    // The connection is closing (a response closed it, or the client half-closed) or its input
+    // broke: Node keeps parsing what was already sent until the socket is gone, and would hand
+    // such a request the socket once the response before it finished. It is never served.
+    const socket = req.socket as HttpMessageSocket;
+    if (socket.writableEnded || (socket[kBroken] && !req.complete)) return;
+    const rt = this.#runtime;
+    const refused = checkRequest(req, rt.edge, this.#onDropped);
+    if (refused) {
+      this.#stats.downstreamErrors.labels(refused.details).inc();
+      return this.#refuse(res, refused);
+    }
+    handleRequest(rt, req, res);
+  }
+
+  /** #refuse answers a refused request and closes the connection after the answer. */
+  #refuse(res: ServerResponse, r: LocalReply): void {
+    this.#stats.localReplies.labels(`${Math.floor(r.status / 100)}xx`, r.details).inc();
+    sendLocalReply(res, r, { connection: 'close' });
   }
 
   /** #allowed tells whether the current inbound mode admits a connection of this kind. */
@@ -235,6 +388,8 @@ export class ProxyListener {
    * and after drainMs closes whatever is left.
    */
   close(drainMs: number): Promise<void> {
+    // Responses from now on close their connection, so no client reuses one that is going away.
+    this.#draining = true;
     return new Promise((resolve) => {
       const deadline = setTimeout(() => this.#server.closeAllConnections(), drainMs);
       // A keep-alive connection becomes idle when its request ends; close those as they appear.

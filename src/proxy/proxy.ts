@@ -11,10 +11,13 @@ import { PoolSet } from './upstream/pool-set.js';
 import { Cluster } from './upstream/cluster.js';
 import { ProxyListener } from './listener.js';
 import { ProxyStats } from './stats.js';
+import { edgeSettings } from './edge.js';
 import type { ListenerRuntime } from './request.js';
 import { SnapshotRejectedError, ListenerBindError } from './errors.js';
 import type { ProxyHandle } from './handle.js';
 import type { CredentialSource } from './upstream/mesh-tls.js';
+import { TlsContexts } from './tls/contexts.js';
+import type { SecretSource } from './tls/secret-source.js';
 
 /** ProxyOptions are the proxy's bootstrap settings. */
 export interface ProxyOptions {
@@ -22,12 +25,18 @@ export interface ProxyOptions {
   readonly portMap?: Readonly<Record<number, number>>;
   /** bindAddress replaces a Gateway's wildcard bindAddress (`::`, `0.0.0.0`). */
   readonly bindAddress?: string;
-  /** drainMs bounds how long a removed listener waits for in-flight requests. */
+  /**
+   * drainMs caps how long a listener drains (waits for in-flight requests) when a snapshot
+   * removes it or the proxy closes; within the cap each listener drains for its own
+   * drainTimeoutMs (Gateway httpConnectionManagerSettings.drainTimeout).
+   */
   readonly drainMs?: number;
   readonly log: Logger;
   readonly stats?: ProxyStats;
   /** credentials supply the proxy's mesh identity for mTLS (from mesh/, wired by the caller). */
   readonly credentials?: CredentialSource;
+  /** secrets supply the TLS Secrets HTTPS listeners name (the snapshot names them, never carries them). */
+  readonly secrets?: SecretSource;
 }
 
 /** ListenerAddress is where one listener actually listens. */
@@ -45,6 +54,7 @@ export class Proxy implements ProxyHandle {
   readonly stats: ProxyStats;
   readonly #opts: ProxyOptions;
   readonly #pools: PoolSet;
+  readonly #tls: TlsContexts;
   readonly #listeners = new Map<string, { l: ProxyListener; ir: ir.Listener }>();
   #current: ir.Snapshot | undefined;
   #applying: Promise<void> = Promise.resolve();
@@ -53,6 +63,7 @@ export class Proxy implements ProxyHandle {
     this.#opts = opts;
     this.stats = opts.stats ?? new ProxyStats();
     this.#pools = new PoolSet(opts.credentials);
+    this.#tls = new TlsContexts(opts.secrets);
   }
 
   /** metrics renders the proxy's Prometheus metrics. */
@@ -94,6 +105,11 @@ export class Proxy implements ProxyHandle {
       this.stats.snapshotsApplied.labels('nack').inc();
       throw new SnapshotRejectedError(s.version, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
     }
+    // HTTPS listeners' certificates load before anything binds: one that cannot be loaded refuses the snapshot.
+    const tls = await this.#tls.build(s.listeners).catch((err: unknown) => {
+      this.stats.snapshotsApplied.labels('nack').inc();
+      throw err;
+    });
     const keep = new Set<string>();
     const clusters = new Map<string, Cluster>();
     for (const u of Object.values(s.upstreams)) clusters.set(u.name, new Cluster(u, this.#pools, this.stats.upstream(u.name), keep));
@@ -111,8 +127,10 @@ export class Proxy implements ProxyHandle {
         scheme: il.ssl ? 'https' : 'http',
         stats: this.stats,
         xfcc: il.forwardClientCertDetails ?? 'SANITIZE',
+        edge: edgeSettings(il),
         ...(il.inbound ? { inbound: il.inbound } : {}),
         ...(this.#opts.credentials ? { credentials: this.#opts.credentials } : {}),
+        ...(tls.has(il.name) ? { tls: tls.get(il.name)! } : {}),
       };
       const { host, port } = this.hostPortFor(il.bindAddress, il.bindPort);
       const same = (e: { l: ProxyListener; ir: ir.Listener }) =>
@@ -145,7 +163,7 @@ export class Proxy implements ProxyHandle {
 
     // Commit: swap runtimes, register new listeners, retire the ones the snapshot dropped.
     for (const [l, rt] of swaps) l.runtime = rt;
-    const retiring: ProxyListener[] = [];
+    const retiring: { l: ProxyListener; ir: ir.Listener }[] = [];
     const moved: [string, { l: ProxyListener; ir: ir.Listener }][] = [];
     for (const [name, entry] of this.#listeners) {
       const replaced = fresh.some((f) => f.ir.name === name);
@@ -153,7 +171,7 @@ export class Proxy implements ProxyHandle {
         this.#listeners.delete(name);
         const to = renamed.get(name);
         if (to !== undefined) moved.push([to, entry]);
-        else retiring.push(entry.l);
+        else retiring.push(entry);
       }
     }
     for (const f of fresh) this.#listeners.set(f.ir.name, f);
@@ -165,16 +183,29 @@ export class Proxy implements ProxyHandle {
     this.#current = s;
     this.#pools.retain(keep);
     this.stats.snapshotsApplied.labels('ack').inc();
-    for (const l of retiring) void l.close(this.#opts.drainMs ?? 5000);
+    // A removed listener stops accepting now and drains in the background.
+    for (const r of retiring) void r.l.close(this.#drainMs(r.ir));
     this.#opts.log.info({ version: s.version, listeners: s.listeners.length, upstreams: clusters.size }, 'snapshot applied');
   }
 
-  /** close drains every listener (up to drainMs) and closes the upstream pools. */
-  async close(drainMs = this.#opts.drainMs ?? 5000): Promise<void> {
+  /** #drainMs is how long a listener drains: its drainTimeoutMs, capped by ProxyOptions.drainMs. */
+  #drainMs(il: ir.Listener): number {
+    const cap = this.#opts.drainMs;
+    return cap === undefined ? il.http.drainTimeoutMs : Math.min(cap, il.http.drainTimeoutMs);
+  }
+
+  /**
+   * close drains every listener and closes the upstream pools: listeners stop accepting, idle
+   * keep-alive connections close, in-flight requests finish (their responses close their
+   * connections), and whatever is left after the drain time is closed. drainMs, when given
+   * (SIGTERM with --drain-timeout, a sidecar stopping), is the drain time for every listener;
+   * otherwise each drains for its own drainTimeoutMs within ProxyOptions.drainMs.
+   */
+  async close(drainMs?: number): Promise<void> {
     await this.#applying;
     const all = [...this.#listeners.values()];
     this.#listeners.clear();
-    await Promise.all(all.map(({ l }) => l.close(drainMs)));
+    await Promise.all(all.map((e) => e.l.close(drainMs ?? this.#drainMs(e.ir))));
     await this.#pools.close();
   }
 }

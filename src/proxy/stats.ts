@@ -21,6 +21,16 @@ export class ProxyStats {
   readonly downstreamErrors: Counter<'reason'>;
   readonly snapshotsApplied: Counter<'result'>;
   readonly activeConnections: Gauge<'listener'>;
+  /** downstreamCxOverflow counts connections closed at accept because the listener was at maxConnections. */
+  readonly downstreamCxOverflow: Counter<'listener'>;
+  /** droppedUnderscoreHeaders counts headers removed by headersWithUnderscoresAction DROP_HEADER. */
+  readonly droppedUnderscoreHeaders: Counter;
+  /**
+   * responseBeforeRequestComplete counts responses that began before the request body was read
+   * in full; their connection is closed after the response (Envoy's
+   * downstream_rq_response_before_rq_complete).
+   */
+  readonly responseBeforeRequestComplete: Counter;
   readonly #cache = new Map<string, UpstreamStats>();
 
   constructor() {
@@ -53,6 +63,18 @@ export class ProxyStats {
     this.activeConnections = new Gauge({
       name: 'meshgate_downstream_cx_active', help: 'Open client connections, by listener.',
       labelNames: ['listener'], registers,
+    });
+    this.downstreamCxOverflow = new Counter({
+      name: 'meshgate_downstream_cx_overflow_total', help: 'Client connections closed at once because the listener had maxConnections open.',
+      labelNames: ['listener'], registers,
+    });
+    this.droppedUnderscoreHeaders = new Counter({
+      name: 'meshgate_downstream_dropped_headers_with_underscores_total', help: 'Request headers dropped for an underscore in their name (headersWithUnderscoresAction DROP_HEADER).',
+      registers,
+    });
+    this.responseBeforeRequestComplete = new Counter({
+      name: 'meshgate_downstream_rq_response_before_rq_complete_total', help: 'Responses begun before the request was read in full; the connection closes after them.',
+      registers,
     });
   }
 

@@ -12,6 +12,7 @@ import { Proxy, type ProxyOptions, type ListenerAddress } from './proxy.js';
 import type { ProxyHandle } from './handle.js';
 import type { MeshCredential } from './upstream/mesh-tls.js';
 import { createSecureContext } from 'node:tls';
+import { namedSecrets, type TlsSecret } from './tls/secret-source.js';
 
 /** WorkerMessage is everything primary and workers say to each other. */
 /** WorkerCredential is the mesh credential sent to workers over the IPC pipe (never written anywhere). */
@@ -25,7 +26,14 @@ type ToWorker =
   | { t: 'snapshot'; snapshot: ir.Snapshot }
   | { t: 'metrics'; id: number }
   | { t: 'drain'; ms: number }
-  | { t: 'credential'; identity: string; certChainPem: string; rootPem: string; keyPem: string };
+  | { t: 'credential'; identity: string; certChainPem: string; rootPem: string; keyPem: string }
+  /** secrets are the TLS Secrets the snapshot of that version names; sent just before it, never logged. */
+  | { t: 'secrets'; version: string; secrets: WorkerSecret[] };
+/** WorkerSecret is one TLS Secret sent to workers over the IPC pipe (never written anywhere). */
+interface WorkerSecret extends TlsSecret {
+  readonly namespace: string;
+  readonly name: string;
+}
 type FromWorker =
   | { t: 'ready' }
   | { t: 'ack'; version: string; addresses: ListenerAddress[] }
@@ -96,12 +104,31 @@ export class WorkerPool implements ProxyHandle {
   /** applySnapshot resolves when every worker acked; rejects with the first nack. */
   async applySnapshot(s: ir.Snapshot): Promise<void> {
     if (this.#closing) return;
+    // The TLS Secrets the snapshot names go first, on the same ordered pipe.
+    const secrets = this.#secretsFor(s);
+    if (secrets.length) for (const w of this.#workers) if (!w.isDead()) w.send({ t: 'secrets', version: s.version, secrets } satisfies ToWorker);
     const replies = await Promise.all(this.#workers.map((w) => this.#ask(w, { t: 'snapshot', snapshot: s }, (m) => (m.t === 'ack' || m.t === 'nack') && m.version === s.version)));
     const nack = replies.find((r) => r.t === 'nack');
     if (nack && nack.t === 'nack') throw Object.assign(new Error(nack.error), { code: nack.code });
     this.#current = s;
     const ack = replies[0];
     if (ack?.t === 'ack') this.#addresses = ack.addresses;
+  }
+
+  /** #secretsFor looks up, in the primary's SecretSource, every TLS Secret a snapshot names. */
+  #secretsFor(s: ir.Snapshot): WorkerSecret[] {
+    const out: WorkerSecret[] = [];
+    const seen = new Set<string>();
+    for (const l of s.listeners) {
+      for (const ref of l.tls ? namedSecrets(l.tls) : []) {
+        const k = `${ref.namespace}/${ref.name}`;
+        const secret = this.#opts.secrets?.tlsSecret(ref.namespace, ref.name);
+        if (seen.has(k) || !secret) continue;
+        seen.add(k);
+        out.push({ ...ref, certPem: secret.certPem, keyPem: secret.keyPem, ...(secret.caPem !== undefined ? { caPem: secret.caPem } : {}) });
+      }
+    }
+    return out;
   }
 
   /** setCredential hands every worker the gateway's current mesh credential. */
@@ -159,17 +186,35 @@ export function isProxyWorker(): boolean {
 /** runProxyWorker serves snapshots sent by the primary until told to drain. */
 export function runProxyWorker(opts: ProxyOptions): Promise<void> {
   let credential: MeshCredential | undefined;
-  const proxy = new Proxy({ ...opts, credentials: { current: () => credential } });
+  // TLS Secrets arrive per snapshot version; the proxy reads those of the snapshot it applies.
+  const incoming = new Map<string, Map<string, TlsSecret>>();
+  let applying = new Map<string, TlsSecret>();
+  let chain: Promise<void> = Promise.resolve();
+  const proxy = new Proxy({
+    ...opts,
+    credentials: { current: () => credential },
+    secrets: { tlsSecret: (namespace, name) => applying.get(`${namespace}/${name}`) },
+  });
   const send = (m: FromWorker) => process.send?.(m);
   return new Promise((resolve) => {
     process.on('message', (m: ToWorker) => {
       switch (m.t) {
-        case 'snapshot':
-          proxy.applySnapshot(m.snapshot).then(
-            () => send({ t: 'ack', version: m.snapshot.version, addresses: proxy.addresses() }),
-            (err: Error & { code?: string }) => send({ t: 'nack', version: m.snapshot.version, error: err.message, ...(err.code ? { code: err.code } : {}) }),
-          );
+        case 'secrets':
+          incoming.set(m.version, new Map(m.secrets.map((x) => [`${x.namespace}/${x.name}`, x])));
           break;
+        case 'snapshot': {
+          const own = incoming.get(m.snapshot.version) ?? new Map<string, TlsSecret>();
+          incoming.delete(m.snapshot.version);
+          // One at a time, so a snapshot reads its own Secrets and not a later one's.
+          chain = chain.then(() => {
+            applying = own;
+            return proxy.applySnapshot(m.snapshot).then(
+              () => void send({ t: 'ack', version: m.snapshot.version, addresses: proxy.addresses() }),
+              (err: Error & { code?: string }) => void send({ t: 'nack', version: m.snapshot.version, error: err.message, ...(err.code ? { code: err.code } : {}) }),
+            );
+          });
+          break;
+        }
         case 'credential':
           credential = {
             identity: m.identity,

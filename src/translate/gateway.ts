@@ -74,7 +74,7 @@ export function findDomainConflicts(
 }
 
 /** translateListener builds the listener of one Gateway from its accepted virtual hosts. */
-export function translateListener(gw: Resource<GatewaySpec>, virtualHosts: ir.VirtualHost[], http: ir.HttpSettings): ir.Listener {
+export function translateListener(gw: Resource<GatewaySpec>, virtualHosts: ir.VirtualHost[], http: ir.HttpSettings, tls?: ir.ListenerTls): ir.Listener {
   return {
     http,
     name: refString(gw),
@@ -82,5 +82,6 @@ export function translateListener(gw: Resource<GatewaySpec>, virtualHosts: ir.Vi
     bindPort: gw.spec.bindPort,
     ssl: gw.spec.ssl ?? false,
     virtualHosts,
+    ...(tls ? { tls } : {}),
   };
 }

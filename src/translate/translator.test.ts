@@ -9,7 +9,10 @@
 //   - every resource gets metadata.resourceVersion = its 1-based document index unless it has one;
 //   - a document annotated `meshgate.test/last-accepted: "true"` is not part of the set: it is the
 //     form of that resource accepted earlier (lastAccepted), with resourceVersion "last-<index>"
-//     unless it names one.
+//     unless it names one;
+//   - a Secret's data value GENERATED-CERT, GENERATED-KEY, GENERATED-CA or GENERATED-OTHER-KEY is
+//     replaced by a certificate (CN example.com), its key, its CA, or a key that matches nothing,
+//     made at run time (base64), so no private key is committed. The output names Secrets only.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
@@ -24,12 +27,26 @@ import { defaultResources } from '../control-plane/defaults.js';
 import * as ir from '../ir/index.js';
 import { withDiscovered } from './discovery.js';
 import { translate, type TranslateResult } from './translator.js';
+import { b64, createCa } from '../../test/helpers/tls-pki.js';
 
 const TESTDATA = fileURLToPath(new URL('./testdata/', import.meta.url));
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const LAST_ACCEPTED = 'meshgate.test/last-accepted';
 const PROXIES = ['gateway-proxy'];
 const REGENERATE = 'UPDATE_GOLDEN=1 node --import tsx --test src/translate/translator.test.ts';
+
+/** GENERATED maps the placeholders of Secret data to material made once per run. */
+const GENERATED: ReadonlyMap<string, string> = await (async () => {
+  const ca = await createCa('golden CA');
+  const leaf = await ca.issue({ cn: 'example.com' });
+  const other = await ca.issue({ cn: 'other.example.com' });
+  return new Map([
+    ['GENERATED-CERT', b64(leaf.certPem)],
+    ['GENERATED-KEY', b64(leaf.keyPem)],
+    ['GENERATED-CA', b64(ca.certPem)],
+    ['GENERATED-OTHER-KEY', b64(other.keyPem)],
+  ]);
+})();
 
 interface Case {
   readonly resources: Resource[];
@@ -56,6 +73,8 @@ function loadCase(file: string): Case {
       return;
     }
     const r = parsed.resource;
+    const data = (r as { data?: Record<string, string> }).data;
+    for (const [k, v] of Object.entries(data ?? {})) data![k] = GENERATED.get(v) ?? v;
     const annotations = { ...(r.metadata.annotations ?? {}) };
     const isLast = annotations[LAST_ACCEPTED] === 'true';
     delete annotations[LAST_ACCEPTED];

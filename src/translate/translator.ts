@@ -3,7 +3,9 @@
  * pure function: no I/O, no clock, no randomness. The steps run in a fixed order:
  *   1. Upstreams (and in-memory `kube` destinations) → ir.Upstreams, so routes can check refs.
  *   2. VirtualServices → virtual hosts; their own errors reject them.
- *   3. Gateways → listeners per proxy; domain conflicts reject the VirtualServices involved.
+ *      Secrets are checked first, so a VirtualService's sslConfig can name a valid one.
+ *   3. Gateways → listeners per proxy; domain conflicts reject the VirtualServices involved; an
+ *      ssl Gateway's listener gets the certificates of its VirtualServices (translate/tls.ts).
  *   4. A resource rejected in 1–3 is replaced by its last accepted form, if it has one, and
  *      the set is translated again, so a resource that turns bad keeps serving (Gloo).
  */
@@ -15,7 +17,7 @@ import type { SettingsSpec } from '../api/gloo/settings.js';
 import type { ServiceSpec } from '../api/core/service.js';
 import type { WorkloadEntrySpec } from '../api/istio/workload-entry.js';
 import * as ir from '../ir/index.js';
-import { byKind, keyOf, keyString } from '../config/resource-set.js';
+import { byKind, compareResources, keyOf, keyString } from '../config/resource-set.js';
 import { Report } from './report.js';
 import { EndpointIndex, translateUpstream, clusterName, DEFAULT_CONNECT_TIMEOUT_MS } from './upstream.js';
 import { translateVirtualService, type KubeDestination } from './virtual-service.js';
@@ -25,6 +27,9 @@ import type { PeerAuthenticationSpec } from '../api/security/peer-authentication
 import { validatePeerAuthentication } from './peer-authentication.js';
 import { istioOptionsOf } from './istio-mtls.js';
 import { translateHttpSettings } from './http-settings.js';
+import { isSecret } from '../api/core/secret.js';
+import { secretKey, translateSecrets, type SecretInfo, type TlsSecretMaterial } from './secret.js';
+import { listenerTls, translateSslConfig, warnMissingTlsSecretOf, type VirtualServiceTls } from './tls.js';
 
 /** ResourceOutcome is one resource's status after translation. */
 export interface ResourceOutcome {
@@ -40,6 +45,11 @@ export interface TranslateResult {
   readonly outcomes: ReadonlyMap<string, ResourceOutcome>;
   /** accepted lists the resources (as given) whose current form was accepted or warned. */
   readonly accepted: readonly Resource[];
+  /**
+   * tlsSecrets is the decoded material of every Secret the snapshots name (by `namespace/name`),
+   * in the form translation used. It is for the proxy's SecretSource; it never enters a snapshot.
+   */
+  readonly tlsSecrets: ReadonlyMap<string, TlsSecretMaterial>;
 }
 
 /** TranslateOptions carries what the translator may fall back on. */
@@ -55,7 +65,7 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   const first = translateOnce(resources, opts.proxies ?? []);
   const rejected = new Set([...first.outcomes].filter(([, o]) => o.state === 'Rejected').map(([k]) => k));
   const accepted = resources.filter((r) => !rejected.has(keyString(keyOf(r))));
-  if (rejected.size === 0) return { snapshots: first.snapshots, outcomes: first.outcomes, accepted };
+  if (rejected.size === 0) return { snapshots: first.snapshots, outcomes: first.outcomes, accepted, tlsSecrets: first.tlsSecrets };
 
   const fallback: Resource[] = [];
   const serving = new Set<string>();
@@ -89,7 +99,7 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
     const o = outcomes.get(k)!;
     outcomes.set(k, { ...o, reason: `${o.reason}; serving its last accepted form`, servingLastAccepted: true });
   }
-  return { snapshots: second.snapshots, outcomes, accepted };
+  return { snapshots: second.snapshots, outcomes, accepted, tlsSecrets: second.tlsSecrets };
 }
 
 /** MAX_FALLBACK_ROUNDS bounds the re-translations that drop broken fallback forms. */
@@ -98,6 +108,7 @@ const MAX_FALLBACK_ROUNDS = 3;
 interface OnceResult {
   snapshots: Map<string, ir.Snapshot>;
   outcomes: Map<string, ResourceOutcome>;
+  tlsSecrets: Map<string, TlsSecretMaterial>;
 }
 
 function translateOnce(resources: readonly Resource[], proxies: readonly string[]): OnceResult {
@@ -131,12 +142,18 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     return name;
   };
 
-  // 2. VirtualServices: translated once each, whichever Gateways select them.
+  // 2. Secrets, then VirtualServices: translated once each, whichever Gateways select them.
+  const secrets = translateSecrets(resources.filter(isSecret).sort(compareResources), report);
+  const tlsContext = { report, secrets, warnMissingTlsSecret: warnMissingTlsSecretOf(settings) };
   const vss = byKind<VirtualServiceSpec>(resources, 'VirtualService');
   const vhosts = new Map<Resource<VirtualServiceSpec>, ir.VirtualHost>();
+  const vsTls = new Map<Resource<VirtualServiceSpec>, VirtualServiceTls>();
   for (const vs of vss) {
     const vh = translateVirtualService(vs, { report, hasUpstream: (ns, n) => upstreamRefs.has(`${ns}/${n}`), kubeUpstream });
-    if (vs.spec.sslConfig) report.warn(vs, 'spec.sslConfig: HTTPS termination is not supported by meshgate yet; the virtual service is not served');
+    if (vs.spec.sslConfig) {
+      const t = translateSslConfig(vs, vs.spec.sslConfig, tlsContext);
+      if (t) vsTls.set(vs, t);
+    }
     vhosts.set(vs, vh);
   }
 
@@ -165,8 +182,10 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     if (gw.spec.options !== undefined) report.warn(gw, 'spec.options: listener options are not supported by meshgate yet; ignored');
     const http = translateHttpSettings(gw, report);
     if (gw.spec.routeOptions !== undefined) report.warn(gw, 'spec.routeOptions: not supported by meshgate yet; ignored');
-    const served = list.filter((vs) => !report.isRejected(vs) && !vs.spec.sslConfig && (vs.spec.virtualHost.routes?.length ?? 0) > 0);
     const ssl = gw.spec.ssl ?? false;
+    let served = list.filter((vs) => !report.isRejected(vs) && (ssl ? vsTls.has(vs) : !vs.spec.sslConfig) && (vs.spec.virtualHost.routes?.length ?? 0) > 0);
+    let tls: ir.ListenerTls | undefined;
+    if (ssl) ({ served, tls } = listenerTls(gw, served, vsTls, report));
     // Gloo opens no listener for a Gateway without VirtualServices. meshgate keeps a plaintext one
     // open (answering 404) unless Settings say translateEmptyGateways: false; TLS needs a certificate.
     if (served.length === 0 && (ssl || !translateEmpty)) continue;
@@ -179,7 +198,7 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
       }
       portOwners.set(portKey, `${gw.metadata.namespace}.${gw.metadata.name}`);
       const list2 = listeners.get(proxy) ?? [];
-      list2.push(translateListener(gw, served.map((vs) => vhosts.get(vs)!), http));
+      list2.push(translateListener(gw, served.map((vs) => vhosts.get(vs)!), http, tls));
       listeners.set(proxy, list2);
     }
   }
@@ -189,7 +208,22 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     const body = { proxy, listeners: ls, upstreams };
     snapshots.set(proxy, { version: ir.contentVersion(body), ...body });
   }
-  return { snapshots, outcomes: report.result() };
+  return { snapshots, outcomes: report.result(), tlsSecrets: namedSecrets(listeners, secrets) };
+}
+
+/** namedSecrets collects the material of every Secret a listener names, for the proxy. */
+function namedSecrets(listeners: ReadonlyMap<string, readonly ir.Listener[]>, secrets: ReadonlyMap<string, SecretInfo>): Map<string, TlsSecretMaterial> {
+  const out = new Map<string, TlsSecretMaterial>();
+  for (const ls of listeners.values()) {
+    for (const l of ls) {
+      const refs = [...(l.tls?.certificates.map((c) => c.secretRef) ?? []), l.tls?.clientCa && 'secretRef' in l.tls.clientCa ? l.tls.clientCa.secretRef : undefined];
+      for (const ref of refs) {
+        const tls = ref && secrets.get(secretKey(ref.namespace, ref.name))?.tls;
+        if (ref && tls) out.set(secretKey(ref.namespace, ref.name), tls);
+      }
+    }
+  }
+  return out;
 }
 
 /** pickSettings returns gloo-system/default, or the only Settings; others are warned about. */

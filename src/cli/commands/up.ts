@@ -97,12 +97,14 @@ export async function up(o: UpOptions): Promise<void> {
 
   let proxy: ProxyHandle;
   if (o.workers > 1) {
-    const pool = await WorkerPool.start(o.workers, proxyOpts);
+    // TLS Secrets reach the workers over IPC with each snapshot, from the control plane's translation.
+    const pool = await WorkerPool.start(o.workers, { ...proxyOpts, secrets: cp });
     pool.setCredential(creds.current!);
     creds.onChange((c) => pool.setCredential(c));
     proxy = pool;
   } else {
-    proxy = new Proxy({ ...proxyOpts, credentials: credentialSource(creds) });
+    // The proxy reads the TLS Secrets its snapshots name from the control plane, in process.
+    proxy = new Proxy({ ...proxyOpts, credentials: credentialSource(creds), secrets: cp });
   }
   const admin = await listenOrExplain('proxy admin, --admin-port', o.adminPort, () =>
     startAdmin(proxy, '127.0.0.1', o.adminPort, { certs: () => certificateReport(creds.ready ? creds.current : undefined) }),

@@ -7,6 +7,7 @@ import type { UpstreamSpec } from '../../api/gloo/upstream.js';
 import type { VirtualServiceSpec, Route } from '../../api/gateway/virtual-service.js';
 import type { GatewaySpec } from '../../api/gateway/gateway.js';
 import { renderTable } from './table.js';
+import type { SecretResource } from '../../api/core/secret.js';
 
 function state(r: Resource): string {
   const s = (r.status as ResourceStatus | undefined)?.statuses;
@@ -73,6 +74,15 @@ export function printTable(kind: string, items: readonly Resource[], allNamespac
       );
     case 'Gateway':
       return renderTable(['GATEWAY', 'SSL', 'BIND', 'PROXIES', 'STATUS'], items.map((g) => gatewayRow(g as Resource<GatewaySpec>)));
+    case 'Secret': {
+      // kubectl's columns (DATA counts the keys), never a value.
+      const row = (r: SecretResource) => [r.metadata.name, r.type, String(Object.keys(r.data ?? {}).length), state(r)];
+      const headers = ['NAME', 'TYPE', 'DATA', 'STATUS'];
+      return renderTable(
+        allNamespaces ? ['NAMESPACE', ...headers] : headers,
+        items.map((r) => (allNamespaces ? [r.metadata.namespace, ...row(r as SecretResource)] : row(r as SecretResource))),
+      );
+    }
     default: {
       const headers = allNamespaces ? ['NAMESPACE', 'NAME', 'STATUS'] : ['NAME', 'STATUS'];
       return renderTable(headers, items.map((r) => (allNamespaces ? [r.metadata.namespace, r.metadata.name, state(r)] : [r.metadata.name, state(r)])));

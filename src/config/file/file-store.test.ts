@@ -478,3 +478,41 @@ describe('atomicWrite', () => {
     assert.equal(again.list().length, 1);
   });
 });
+
+describe('FileStore with Secrets', () => {
+  function secret(data: Record<string, string>, type = 'kubernetes.io/tls'): Resource {
+    return { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tls', namespace: 'default' }, type, data } as unknown as Resource;
+  }
+
+  test('a Secret file and its accepted form are readable by the owner only (0600); other kinds keep 0644', async () => {
+    const s = await loadedStore();
+    const { resource } = await s.put(secret({ 'tls.crt': 'YQ==', 'tls.key': 'Yg==' }));
+    await s.recordAccepted([resource]);
+    const file = join(s.dir, 'resources', 'Secret', 'default', 'tls.yaml');
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(s.dir, 'accepted', 'Secret', 'default', 'tls.yaml'))).mode & 0o777, 0o600);
+    await s.put(upstream('u'));
+    assert.equal((await stat(join(s.dir, 'resources', 'Upstream', 'gloo-system', 'u.yaml'))).mode & 0o777, 0o644);
+    // A Secret has no spec: data and type are stored at the top level, as Kubernetes keeps them.
+    const stored = parseYaml(await readFile(file, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(stored.data, { 'tls.crt': 'YQ==', 'tls.key': 'Yg==' });
+    assert.equal(stored.spec, undefined);
+  });
+
+  test('a change to data or type is configured; the same data is unchanged', async () => {
+    const s = await loadedStore();
+    assert.equal((await s.put(secret({ a: 'YQ==' }))).action, 'created');
+    assert.equal((await s.put(secret({ a: 'YQ==' }))).action, 'unchanged');
+    assert.equal((await s.put(secret({ a: 'Yg==' }))).action, 'configured');
+    assert.equal((await s.put(secret({ a: 'Yg==' }, 'Opaque'))).action, 'configured');
+  });
+
+  test('a Secret is loaded back after a restart', async () => {
+    const s = await loadedStore();
+    await s.put(secret({ a: 'YQ==' }));
+    const again = new FileStore(s.dir);
+    await again.load();
+    assert.deepEqual(again.loadIssues, []);
+    assert.deepEqual((again.get({ kind: 'Secret', namespace: 'default', name: 'tls' }) as unknown as { data: unknown }).data, { a: 'YQ==' });
+  });
+});

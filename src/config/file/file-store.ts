@@ -13,6 +13,7 @@ import type { Resource } from '../../api/meta.js';
 import { keyOf, keyString, type ResourceKey } from '../resource-set.js';
 import { atomicWrite, syncDir } from './atomic-write.js';
 import { ConflictError } from '../errors.js';
+import { isSecret } from '../../api/core/secret.js';
 
 /** PutResult says what a write did, in kubectl's words. */
 export type PutAction = 'created' | 'configured' | 'unchanged';
@@ -122,7 +123,7 @@ export class FileStore {
       delete next.status;
       // The counter is persisted, so a version is never issued twice, even after deletes and restarts.
       await atomicWrite(join(this.#dir, RV_FILE), String(this.#rv));
-      await atomicWrite(this.#path('resources', key), toYaml(next));
+      await atomicWrite(this.#path('resources', key), toYaml(next), modeOf(next));
       this.#resources.set(ks, next);
       this.#notify();
       return { action: current ? ('configured' as const) : ('created' as const), resource: next };
@@ -153,7 +154,7 @@ export class FileStore {
         if (prev && prev.metadata.resourceVersion === r.metadata.resourceVersion) continue;
         // Only the stored form can become the accepted form; a stale copy is ignored.
         if (this.#resources.get(ks)?.metadata.resourceVersion !== r.metadata.resourceVersion) continue;
-        await atomicWrite(this.#path('accepted', keyOf(r)), toYaml(r));
+        await atomicWrite(this.#path('accepted', keyOf(r)), toYaml(r), modeOf(r));
         this.#accepted.set(ks, r);
       }
     });
@@ -175,12 +176,18 @@ export class FileStore {
   }
 }
 
-/** sameContent compares what a user controls: labels, annotations and spec. */
+/** sameContent compares what a user controls: labels, annotations and spec (a Secret's type and data). */
 function sameContent(a: Resource, b: Resource): boolean {
+  const content = (r: Resource) => (isSecret(r) ? [r.type, r.data ?? {}] : r.spec);
   return (
-    JSON.stringify([a.apiVersion, a.metadata.labels ?? {}, a.metadata.annotations ?? {}, a.spec]) ===
-    JSON.stringify([b.apiVersion, b.metadata.labels ?? {}, b.metadata.annotations ?? {}, b.spec])
+    JSON.stringify([a.apiVersion, a.metadata.labels ?? {}, a.metadata.annotations ?? {}, content(a)]) ===
+    JSON.stringify([b.apiVersion, b.metadata.labels ?? {}, b.metadata.annotations ?? {}, content(b)])
   );
+}
+
+/** modeOf is a file's mode: Secrets (resources and accepted forms alike) are readable by the owner only. */
+function modeOf(r: Resource): number | undefined {
+  return isSecret(r) ? 0o600 : undefined;
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -1,10 +1,13 @@
 /**
  * RouteTable is a listener's routing, compiled once per snapshot: virtual hosts indexed by
- * domain, routes as closures. Lookups allocate nothing and do not grow with the number of
- * exactly-named virtual hosts (a Map lookup); wildcard domains are tried longest first.
+ * domain, routes as closures, and the listener's path normalizer (normalize-path.ts), which
+ * runs before any route sees the path. Lookups allocate nothing and do not grow with the number
+ * of exactly-named virtual hosts (a Map lookup); wildcard domains are tried longest first.
  */
 import type * as ir from '../../ir/index.js';
+import { DEFAULT_HTTP_SETTINGS } from '../../ir/snapshot.js';
 import { compileMatch, type MatchFn, type RequestView } from './match.js';
+import { compilePathNormalizer, type PathNormalizer } from './normalize-path.js';
 
 /** CompiledRoute is an ir.Route with its matcher compiled. */
 export interface CompiledRoute {
@@ -26,8 +29,15 @@ export class RouteTable {
   /** prefix wildcards `api.*` (stored as `api.`), longest first. */
   readonly #prefix: [string, CompiledVirtualHost][] = [];
   #any: CompiledVirtualHost | undefined;
+  /**
+   * normalizePath is the listener's path handling (normalizePath, mergeSlashes,
+   * pathWithEscapedSlashesAction); the path it returns is the one to route and forward.
+   */
+  readonly normalizePath: PathNormalizer;
 
   constructor(listener: ir.Listener) {
+    // A hand-built listener may lack `http`; the translator always fills it in.
+    this.normalizePath = compilePathNormalizer((listener.http as ir.HttpSettings | undefined) ?? DEFAULT_HTTP_SETTINGS);
     for (const vh of listener.virtualHosts) {
       const compiled: CompiledVirtualHost = { vhost: vh, routes: [] };
       (compiled.routes as CompiledRoute[]).push(...vh.routes.map((r) => ({ route: r, vhost: compiled, matches: compileMatch(r.match) })));

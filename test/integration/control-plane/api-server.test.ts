@@ -13,6 +13,7 @@ import { ControlPlane } from '../../../src/control-plane/control-plane.js';
 import { startApiServer } from '../../../src/control-plane/api-server.js';
 import { silentLogger } from '../../../src/log.js';
 import type * as ir from '../../../src/ir/index.js';
+import { createCa, tlsSecretYaml } from '../../helpers/tls-pki.js';
 
 let dir: string;
 let cp: ControlPlane;
@@ -117,4 +118,44 @@ test('delete removes the resource and its route from the snapshot', async () => 
   assert.equal(r.status, 200);
   assert.deepEqual(snapshots.at(-1)!.listeners[0]!.virtualHosts, []);
   assert.equal((await call('GET', '/v1/resources/vs/gloo-system/httpbin')).status, 404);
+});
+
+test('a TLS Secret goes in through apply and never comes out: GET shows [redacted: N bytes] markers', async () => {
+  const ca = await createCa('api test CA');
+  const pair = await ca.issue({ cn: 'secure.example.com' });
+  const applied = await call('POST', '/v1/apply', `${tlsSecretYaml('site-tls', 'gloo-system', pair, ca.certPem)}---
+apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {name: secure, namespace: gloo-system}
+spec:
+  sslConfig: {secretRef: {name: site-tls}}
+  virtualHost:
+    domains: [secure.example.com]
+    routes: [{matchers: [{prefix: /}], directResponseAction: {status: 200}}]
+`);
+  assert.equal(applied.status, 200, JSON.stringify(applied.json));
+  const one = (await call('GET', '/v1/resources/secrets/gloo-system/site-tls')).json as { data: Record<string, string>; type: string; status: { statuses: Record<string, { state: string }> } };
+  assert.equal(one.type, 'kubernetes.io/tls');
+  assert.deepEqual(one.data, {
+    'tls.crt': `[redacted: ${Buffer.byteLength(pair.certPem)} bytes]`,
+    'tls.key': `[redacted: ${Buffer.byteLength(pair.keyPem)} bytes]`,
+    'ca.crt': `[redacted: ${Buffer.byteLength(ca.certPem)} bytes]`,
+  });
+  assert.equal(one.status.statuses['gloo-system']!.state, 'Accepted');
+  const list = JSON.stringify((await call('GET', '/v1/resources?kind=Secret&namespace=gloo-system')).json);
+  const all = JSON.stringify((await call('GET', '/v1/resources')).json);
+  const snap = JSON.stringify((await call('GET', '/v1/snapshots/gateway-proxy')).json);
+  for (const text of [list, all, snap]) {
+    assert.doesNotMatch(text, /PRIVATE KEY|BEGIN CERTIFICATE/);
+    assert.ok(!text.includes(Buffer.from(pair.keyPem).toString('base64').slice(0, 40)), 'no base64 of the key either');
+  }
+  // The snapshot names the Secret; the control plane hands the material to the proxy by name.
+  assert.match(snap, /"secretRef":\{"namespace":"gloo-system","name":"site-tls","version":"\d+"\}/);
+  assert.equal(cp.tlsSecret('gloo-system', 'site-tls')?.keyPem, pair.keyPem);
+  // Applying what GET printed would overwrite the key with its marker: refused, nothing written.
+  const echoed = { ...one, status: undefined };
+  const refused = await call('POST', '/v1/apply', JSON.stringify(echoed));
+  assert.equal(refused.status, 400);
+  assert.match((refused.json.details as string[]).join('\n'), /Secret gloo-system\/site-tls: data\.tls\.key: must be base64 data, not the \[redacted: N bytes\] marker/);
+  assert.equal(cp.tlsSecret('gloo-system', 'site-tls')?.keyPem, pair.keyPem);
 });
