@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { CertificateAuthority } from '../../mesh/ca/certificate-authority.js';
 import { TokenIssuer } from '../../mesh/ca/token.js';
 import { startCaServer } from '../../mesh/ca/ca-server.js';
-import { startSidecar } from '../../mesh/sidecar/sidecar.js';
+import { startSidecar, type SidecarOptions } from '../../mesh/sidecar/sidecar.js';
 import { ControlPlaneClient } from '../../control-plane/client.js';
 import { createLogger } from '../../log.js';
 import { CliError } from '../errors.js';
@@ -47,21 +47,17 @@ export async function tokenCreate(o: { dataDir?: string; namespace: string; serv
   return tokens.create({ namespace: o.namespace, serviceAccount: o.serviceAccount, audience: o.audience, ...(o.ttl ? { ttlSeconds: parseTtl(o.ttl) } : {}) });
 }
 
-export interface SidecarCliOptions {
-  readonly namespace: string;
-  readonly serviceAccount: string;
-  readonly service: string;
-  readonly appPort: number;
-  readonly inboundPort: number;
-  readonly healthPort: number;
-  readonly caAddress: string;
+/** SidecarCliOptions are the sidecar's flags: its settings, with files and URLs in place of what they hold. */
+export type SidecarCliOptions = Pick<
+  SidecarOptions,
+  'namespace' | 'serviceAccount' | 'service' | 'appPort' | 'inboundPort' | 'healthPort' | 'caAddress' | 'bindAddress'
+> & {
   readonly tokenFile?: string;
   readonly caRootFile?: string;
   readonly workloadEntry?: string;
   readonly label: string[];
   readonly controlPlane: string;
-  readonly bindAddress: string;
-}
+};
 
 /** parseLabel reads one `--label k=v`. */
 export function parseLabel(v: string, prev: string[] = []): string[] {
