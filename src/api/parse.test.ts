@@ -247,6 +247,18 @@ describe('parseResource with bad documents', () => {
       message: /^must be one of .*"MOVED_PERMANENTLY".*"PERMANENT_REDIRECT"/,
     },
     {
+      name: 'a protocolSelection Gloo does not have',
+      doc: upstream({ protocolSelection: 'USE_HTTP3', static: { hosts: [{ addr: '10.0.0.1', port: 80 }] } }),
+      path: 'spec.protocolSelection',
+      message: /^must be one of "USE_CONFIGURED_PROTOCOL", "USE_DOWNSTREAM_PROTOCOL"$/,
+    },
+    {
+      name: 'useHttp2 written as a string',
+      doc: upstream({ useHttp2: 'yes', static: { hosts: [{ addr: '10.0.0.1', port: 80 }] } }),
+      path: 'spec.useHttp2',
+      message: /boolean/,
+    },
+    {
       name: 'a bad Service port protocol enum',
       doc: { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { ports: [{ port: 80, protocol: 'HTTP' }] } },
       path: 'spec.ports[0].protocol',

@@ -36,3 +36,6 @@ export const Loose = (description: string): TSchema => Type.Unknown({ descriptio
 
 /** ResourceRef names another resource (Gloo `core.solo.io.ResourceRef`). */
 export const ResourceRef = Obj({ name: Type.String({ minLength: 1 }), namespace: Type.Optional(Type.String()) });
+
+/** Enum is one of the given strings (a proto enum by its value names). */
+export const Enum = (values: string[]) => Type.Union(values.map((v) => Type.Literal(v)));

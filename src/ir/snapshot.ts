@@ -48,7 +48,7 @@ export interface Listener {
 export interface ListenerTls {
   /** certificates in order; the one whose sniDomains hold `*`, else the first, is the default. */
   readonly certificates: readonly TlsCertificate[];
-  /** alpn is what the listener offers (meshgate serves HTTP/1.1 only for now). */
+  /** alpn is what the listener offers, in preference order (empty: no ALPN, HTTP/1.1). */
   readonly alpn: readonly string[];
   readonly minVersion?: TlsVersion;
   readonly maxVersion?: TlsVersion;
@@ -272,8 +272,16 @@ export interface Upstream {
   /** name is the cluster name, `<name>_<namespace>`. */
   readonly name: string;
   readonly connectTimeoutMs: number;
+  /**
+   * protocol spoken to the endpoints: HTTP/1.1, HTTP/2 (Gloo's useHttp2: h2c in plaintext, h2
+   * over mTLS whatever ALPN settles, as Envoy uses the configured protocol), or the downstream
+   * request's own (protocolSelection USE_DOWNSTREAM_PROTOCOL).
+   */
+  readonly protocol: UpstreamProtocol;
   readonly endpoints: readonly Endpoint[];
 }
+
+export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
 
 /** Endpoint is one host:port of an upstream, with the labels of the workload behind it. */
 export interface Endpoint {

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type * as ir from '../ir/index.js';
 import type { LocalReply } from './local-reply.js';
+import { isHttp2 } from './http2/server.js';
 
 /** EdgeSettings are one listener's HTTP settings in the form the request path reads them. */
 export interface EdgeSettings {
@@ -71,6 +72,10 @@ export const Refusals = {
   streamIdleTimeout: refusal(408, 'stream timeout', 'stream_idle_timeout'),
   /** Anything else llhttp refuses (the clientError path). */
   codecError: refusal(400, 'Bad Request', 'http1.codec_error'),
+  /** An HTTP/2 request with neither :authority nor host. */
+  missingHost: refusal(400, 'Bad Request', 'missing_host_header'),
+  /** An HTTP/2 request whose host header names another authority than :authority (RFC 9113 §8.3.1). */
+  hostAuthorityMismatch: refusal(400, 'Bad Request', 'http2.host_authority_mismatch'),
 };
 
 /**
@@ -86,6 +91,7 @@ const AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:[\]@%]*$/;
  * names that compares lengths.
  */
 export function checkRequest(req: IncomingMessage, e: EdgeSettings, onDropped?: (n: number) => void): LocalReply | undefined {
+  if (isHttp2(req)) return checkH2Request(req, e, onDropped);
   if (req.httpVersionMajor !== 1) return req.httpVersionMajor === 0 && !e.acceptHttp10 ? Refusals.http10 : Refusals.badVersion;
   const http10 = req.httpVersionMinor === 0;
   if (http10 && !e.acceptHttp10) return Refusals.http10;
@@ -118,6 +124,41 @@ export function checkRequest(req: IncomingMessage, e: EdgeSettings, onDropped?: 
   return undefined;
 }
 
+/**
+ * checkH2Request runs the edge checks on an HTTP/2 request. nghttp2 has already refused bad
+ * framing, pseudo-headers and connection-specific headers (transfer-encoding among them); what
+ * is left is what HTTP/1 checks too: the header count, the authority, underscores.
+ */
+function checkH2Request(req: IncomingMessage, e: EdgeSettings, onDropped?: (n: number) => void): LocalReply | undefined {
+  const raw = req.rawHeaders;
+  let count = 0;
+  // HPACK's measure of a header list (RFC 7541 §4.1): nghttp2 applies the listener's
+  // SETTINGS_MAX_HEADER_LIST_SIZE only once the client has acknowledged it, so the first
+  // requests on a connection are measured here.
+  let size = 0;
+  let underscore = false;
+  const checkUnderscores = e.underscores !== 'ALLOW';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    size += name.length + raw[i + 1]!.length + 32;
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
+    count += 2;
+    if (checkUnderscores && name.includes('_')) underscore = true;
+  }
+  if (count > e.maxRawHeaders) return Refusals.tooManyHeaders;
+  if (size > e.http.maxRequestHeadersBytes) return Refusals.headersTooLarge;
+  const authority = req.headers[':authority'] as string | undefined;
+  const host = req.headers.host;
+  if (authority === undefined && host === undefined) return Refusals.missingHost;
+  if (authority !== undefined && host !== undefined && authority.toLowerCase() !== host.toLowerCase()) return Refusals.hostAuthorityMismatch;
+  if (!AUTHORITY.test(authority ?? host!)) return Refusals.invalidHost;
+  if (underscore) {
+    if (e.underscores === 'REJECT_REQUEST') return Refusals.underscore;
+    onDropped?.(dropUnderscoreHeaders(req));
+  }
+  return undefined;
+}
+
 /** isChunked tells a transfer-encoding value that is exactly `chunked` (case-insensitive). */
 function isChunked(te: string): boolean {
   return te === 'chunked' || (te.length === 7 && te.toLowerCase() === 'chunked');
@@ -138,7 +179,8 @@ function dropUnderscoreHeaders(req: IncomingMessage): number {
       dropped++;
     } else kept.push(name, raw[i + 1]!);
   }
-  req.rawHeaders = kept;
+  // An HTTP/2 request's rawHeaders is a getter: define the property rather than assign it.
+  Object.defineProperty(req, 'rawHeaders', { value: kept, configurable: true });
   return dropped;
 }
 

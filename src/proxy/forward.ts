@@ -18,6 +18,7 @@ import { UpstreamTlsError, uriSans, type CredentialSource } from './upstream/mes
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { Refusals, trustedClientAddress, type EdgeSettings } from './edge.js';
+import { isHttp2, respondTrailersOnly } from './http2/server.js';
 
 /** ForwardContext is what a forward needs from its listener. */
 export interface ForwardContext {
@@ -102,13 +103,31 @@ function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.
   const raw = req.rawHeaders;
   const out: string[] = [];
   const extra = connectionTokens(req.headers.connection);
+  const h2 = isHttp2(req);
   let requestId: string | undefined;
   let xff: string | undefined;
   let xfp: string | undefined;
   let xfcc: string | undefined;
+  let cookie: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
+    if (h2) {
+      // HTTP/2: pseudo-headers become the request line and Host (below); split cookies are
+      // joined as HTTP/1 requires (RFC 9113 §8.2.3).
+      const c = name.charCodeAt(0);
+      if (c === 58 /* ':' */) continue;
+      if (c === 99 /* 'c' */ && name === 'cookie') {
+        cookie = cookie === undefined ? raw[i + 1] : `${cookie}; ${raw[i + 1]}`;
+        continue;
+      }
+    }
     const lower = name.toLowerCase();
+    // TE is hop-by-hop, but `te: trailers` says the client takes trailers, which gRPC needs
+    // end to end: Envoy keeps that one value.
+    if (lower === 'te') {
+      if (hasTrailersToken(raw[i + 1]!)) out.push('te', 'trailers');
+      continue;
+    }
     if (isHopByHop(lower) || (extra.length && extra.includes(lower))) continue;
     // 120 is 'x': the headers the proxy sets or guards all start with it.
     if (lower.charCodeAt(0) === 120) {
@@ -129,6 +148,12 @@ function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.
       if (lower === 'x-request-id') requestId = raw[i + 1];
     }
     out.push(name, raw[i + 1]!);
+  }
+  if (h2) {
+    // Envoy turns :authority into Host for an HTTP/1 upstream; undici turns it back for HTTP/2.
+    const authority = req.headers[':authority'] as string | undefined;
+    if (authority !== undefined && req.headers.host === undefined) out.push('host', authority);
+    if (cookie !== undefined) out.push('cookie', cookie);
   }
   if (edge.useRemoteAddress) {
     const remote = req.socket.remoteAddress ?? '';
@@ -181,8 +206,17 @@ function expectedTimeout(a: ir.ForwardAction): number {
   return a.timeoutMs;
 }
 
-/** hasBody tells whether a request carries a body (RFC 9112 §6.3). */
+/** hasTrailersToken tells a TE value that lists `trailers`. */
+function hasTrailersToken(te: string): boolean {
+  return te.split(',').some((t) => t.trim().toLowerCase() === 'trailers');
+}
+
+/**
+ * hasBody tells whether a request carries a body (RFC 9112 §6.3); an HTTP/2 one does unless
+ * its HEADERS frame ended the stream.
+ */
 function hasBody(req: IncomingMessage): boolean {
+  if (isHttp2(req)) return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
@@ -268,7 +302,9 @@ class Exchange {
       const attempt = this.#current;
       this.#tryTimer = setTimeout(() => this.#onTryTimeout(attempt), perTry);
     }
-    ep.pool.dispatch(
+    // A USE_DOWNSTREAM_PROTOCOL upstream takes HTTP/2 requests over HTTP/2.
+    const pool = ep.h2Pool !== undefined && isHttp2(this.#req) ? ep.h2Pool : ep.pool;
+    pool.dispatch(
       {
         path: this.#path,
         method: this.#req.method as Dispatcher.HttpMethod,
@@ -291,8 +327,8 @@ class Exchange {
       },
       onHeaders: (status, raw, resume) => (live() ? this.#onHeaders(status, raw as Buffer[], resume) : true),
       onData: (chunk) => (live() ? this.#onData(chunk) : true),
-      onComplete: () => {
-        if (live()) this.#onComplete();
+      onComplete: (trailers) => {
+        if (live()) this.#onComplete(trailers as unknown as UpstreamTrailers);
       },
       onError: (err) => {
         if (live()) this.#onError(err);
@@ -310,10 +346,12 @@ class Exchange {
     if (this.#tryTimer) clearTimeout(this.#tryTimer);
     const out: string[] = [];
     let extra: string[] | undefined;
+    let grpcStatus = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toString('latin1');
       const lower = name.toLowerCase();
       if (lower === 'connection') extra = connectionTokens(raw[i + 1]!.toString('latin1'));
+      else if (lower === 'grpc-status') grpcStatus = true;
       // The proxy sets its own service time, replacing one a sidecar behind it set (as Envoy does).
       if (isHopByHop(lower) || lower === 'x-envoy-upstream-service-time') continue;
       out.push(name, raw[i + 1]!.toString('latin1'));
@@ -327,22 +365,41 @@ class Exchange {
     const vh = this.#route.vhost.vhost.headers;
     if (vh) applyHeaderManipulation(out, vh.responseHeadersToAdd, vh.responseHeadersToRemove);
     const res = this.#res;
-    res.writeHead(status, out);
     this.#status = status;
+    if (grpcStatus && isHttp2(this.#req)) {
+      // gRPC's trailers-only response (a status in the headers, nothing after): it must reach
+      // an HTTP/2 client in that form, or the client finds no status.
+      this.#trailersOnly = true;
+      respondTrailersOnly(res, status, out);
+      return true;
+    }
+    res.writeHead(status, out);
     res.on('drain', resume);
     return true;
   }
 
   #status = 0;
+  /** #trailersOnly: the response was sent whole with its headers; nothing more goes to the client. */
+  #trailersOnly = false;
 
   #onData(chunk: Buffer): boolean {
+    if (this.#trailersOnly) return true;
     // Returning false pauses the upstream socket until the client drains (backpressure).
     return this.#res.write(chunk);
   }
 
-  #onComplete(): void {
+  /**
+   * #onComplete ends the response. Trailers (gRPC's status) go on to an HTTP/2 client; an
+   * HTTP/1 client gets none, as from Envoy by default.
+   */
+  #onComplete(trailers: UpstreamTrailers): void {
     this.#record(this.#status);
     this.#finish(undefined);
+    if (this.#trailersOnly) return;
+    if (trailers && isHttp2(this.#req)) {
+      const t = forwardableTrailers(trailers);
+      if (t) this.#res.addTrailers(t);
+    }
     this.#res.end();
   }
 
@@ -436,6 +493,32 @@ class Exchange {
     if (this.#tryTimer) clearTimeout(this.#tryTimer);
     if (err instanceof DownstreamGone) this.#abort?.(err);
   }
+}
+
+/** UpstreamTrailers is what undici hands onComplete: raw pairs over HTTP/1, Node's object over HTTP/2. */
+type UpstreamTrailers = readonly (Buffer | string)[] | Readonly<Record<string, string | string[] | undefined>> | null;
+
+function isPairs(t: NonNullable<UpstreamTrailers>): t is readonly (Buffer | string)[] {
+  return Array.isArray(t);
+}
+
+/**
+ * forwardableTrailers turns undici's trailers (raw pairs from HTTP/1, an object from HTTP/2)
+ * into the ones to send on: without pseudo-headers or hop-by-hop names; undefined if none.
+ */
+function forwardableTrailers(t: NonNullable<UpstreamTrailers>): Record<string, string | string[]> | undefined {
+  const out: Record<string, string | string[]> = {};
+  let any = false;
+  const add = (name: string, value: string | string[] | undefined) => {
+    const lower = name.toLowerCase();
+    if (value === undefined || lower.charCodeAt(0) === 58 || isHopByHop(lower)) return;
+    const prev = out[lower];
+    out[lower] = prev === undefined ? value : ([] as string[]).concat(prev, value);
+    any = true;
+  };
+  if (isPairs(t)) for (let i = 0; i + 1 < t.length; i += 2) add(t[i]!.toString('latin1'), t[i + 1]!.toString('latin1'));
+  else for (const name of Object.keys(t)) add(name, t[name]);
+  return any ? out : undefined;
 }
 
 /** isConnectFailure tells errors where no connection was made from ones where it broke. */

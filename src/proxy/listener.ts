@@ -1,12 +1,19 @@
 /**
  * ProxyListener owns one listening socket and the runtime it serves with. The runtime is one
- * reference, swapped whole by the proxy when a snapshot changes it. A sidecar's inbound listener
- * first looks at each connection's first bytes and applies its PeerAuthentication mode before
- * HTTP sees it: TLS goes through mesh mTLS, plaintext goes straight on, and a connection the
- * mode forbids is closed before any response, as Envoy does when no filter chain matches.
- * Every listener applies its HTTP settings (limits, timeouts, connection limit) to its server,
- * runs the edge checks (edge.ts) before routing, serves one request at a time per connection,
- * and drains on close; docs/security.md says what is refused and why.
+ * reference, swapped whole by the proxy when a snapshot changes it. A front server owns the
+ * port; each connection then goes, in plaintext or once TLS is terminated, to the HTTP/1.1
+ * server or the HTTP/2 one (http2/), by ALPN or by its first bytes (http2/preface.ts).
+ * A sidecar's inbound listener first looks at each connection's first bytes and applies its
+ * PeerAuthentication mode before HTTP sees it: TLS goes through mesh mTLS, plaintext goes
+ * straight on, and a connection the mode forbids is closed before any response, as Envoy does
+ * when no filter chain matches. Every listener applies its HTTP settings (limits, timeouts,
+ * connection limit) to its servers, runs the edge checks (edge.ts) before routing, serves one
+ * request at a time per HTTP/1 connection, and drains on close; docs/security.md says what is
+ * refused and why.
+ *
+ * HTTP/2 requests reach the same request path as HTTP/1 ones: Node's compatibility objects
+ * (Http2ServerRequest, Http2ServerResponse) are read through the members the two share; where
+ * the path must tell them apart it asks isHttp2 (edge.ts, request.ts, forward.ts, local-reply.ts).
  */
 import { createServer, ServerResponse, STATUS_CODES, type Server, type ServerOptions, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -17,13 +24,17 @@ import { handleRequest, type ListenerRuntime } from './request.js';
 import { checkRequest, Refusals } from './edge.js';
 import { sendLocalReply, type LocalReply } from './local-reply.js';
 import type { ProxyStats } from './stats.js';
-import { createHttpsServer, tlsFront } from './tls/server.js';
+import { createTlsTerminator, tlsFront } from './tls/server.js';
+import { H2Downstream } from './http2/server.js';
+import { detectProtocol } from './http2/preface.js';
 
 /**
- * INBOUND_ALPN: Istio clients offer `istio-http/1.1` (or plain `istio`, as Gloo's enable-mtls
- * writes) only to pick a filter chain; the connection then carries HTTP/1.1.
+ * INBOUND_ALPN, in the server's preference: `h2` for a client that offers it (Istio's HTTP/2
+ * clients offer `istio-h2` and `h2`), then what Istio's HTTP/1.1 clients offer
+ * (`istio-http/1.1`, or plain `istio` as Gloo's enable-mtls writes) only to pick a filter chain.
+ * Whatever settles, a connection that starts with the HTTP/2 preface is served as HTTP/2.
  */
-const INBOUND_ALPN = ['istio-http/1.1', 'istio', 'http/1.1'];
+const INBOUND_ALPN = ['h2', 'istio-http/1.1', 'istio', 'http/1.1'];
 
 /** HttpMessageSocket is a server socket with the response Node is writing on it, if any. */
 type HttpMessageSocket = Socket & { _httpMessage?: ServerResponse | null; [kBroken]?: true };
@@ -75,6 +86,14 @@ function bodyPending(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
+/** rawReply is a local reply as bytes, for a connection no HTTP server has taken (or that llhttp gave up on). */
+function rawReply(r: LocalReply): string {
+  return (
+    `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status]}\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
+    `content-length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`
+  );
+}
+
 export class ProxyListener {
   readonly name: string;
   readonly host: string;
@@ -86,9 +105,14 @@ export class ProxyListener {
   #tlsRoot: string | undefined;
   /** inbound is fixed for a listener's life: the proxy rebinds when a snapshot flips it. */
   readonly inbound: boolean;
+  /** #server serves HTTP/1.1; it never binds. */
   readonly #server: Server;
-  /** #front accepts connections for an inbound or HTTPS listener and hands them to #server. */
-  readonly #front: NetServer | undefined;
+  /** #h2 serves HTTP/2; it never binds. */
+  readonly #h2: H2Downstream;
+  /** #terminator terminates TLS on an HTTPS listener. */
+  readonly #terminator: TlsServer | undefined;
+  /** #front owns the port and hands each connection on. */
+  readonly #front: NetServer;
   readonly #stats: ProxyStats;
   #port = 0;
   /** #onDropped counts headers dropped for an underscore (bound once, not per request). */
@@ -107,7 +131,9 @@ export class ProxyListener {
     this.#stats = stats;
     this.#settings = runtime.edge.http;
     if (this.inbound) this.#front = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
-    else if (runtime.tls) this.#front = tlsFront(() => this.#server, () => this.#runtime.tls, stats);
+    else if (runtime.tls) this.#front = tlsFront(() => this.#terminator!, () => this.#runtime.tls, stats);
+    else this.#front = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#dispatch(socket));
+    this.#terminator = runtime.tls ? createTlsTerminator(runtime.tls, () => this.#runtime.tls, stats, (tls) => this.#dispatch(tls)) : undefined;
     const listener = this;
     /** EdgeResponse decides, as each response begins, whether its connection may be reused. */
     class EdgeResponse extends ServerResponse {
@@ -122,9 +148,9 @@ export class ProxyListener {
       }
     }
     const options = serverOptions(this.#settings, EdgeResponse as typeof ServerResponse);
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
-    // An ssl Gateway's listener: the same HTTP server behind TLS, the front owning the port (tls/server.ts).
-    this.#server = runtime.tls ? createHttpsServer(options, runtime.tls, () => this.#runtime.tls, stats, onRequest) : createServer(options, onRequest);
+    this.#server = createServer(options, (req, res) => this.#onRequest(req, res));
+    // HTTP/2 streams are independent: each is served as it arrives.
+    this.#h2 = new H2Downstream(this.#settings, name, stats, (req, res) => this.#serve(req, res));
     const active = stats.activeConnections.labels(name);
     this.#server.on('connection', (socket: Socket) => {
       active.inc();
@@ -153,12 +179,7 @@ export class ProxyListener {
           // the response aborts the upstream request.
           return this.#refuse(inFlight, r);
         }
-        if (socket.writable && !inFlight) {
-          socket.end(
-            `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status]}\r\nconnection: close\r\ncontent-type: text/plain\r\n` +
-              `content-length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`,
-          );
-        }
+        if (socket.writable && !inFlight) socket.end(rawReply(r));
         socket.destroy();
       };
       refuse();
@@ -176,17 +197,16 @@ export class ProxyListener {
       }
       socket.destroy();
     });
-    const accepting = this.#front ?? this.#server;
     const overflow = stats.downstreamCxOverflow.labels(name);
     // Node closes a connection over maxConnections as it is accepted and tells us here.
-    accepting.on('drop', () => overflow.inc());
+    this.#front.on('drop', () => overflow.inc());
     this.#applySettings(this.#settings);
+    // The HTTP server behind the front never binds: it must still hear 'listening' to start
+    // Node's connection tracking (requestHeadersTimeout, and the idle and drain sweeps close()
+    // relies on), and 'close' to stop it.
+    this.#front.on('listening', () => this.#server.emit('listening'));
+    this.#front.on('close', () => this.#server.close());
     if (this.inbound) {
-      // The HTTP server behind the inbound front never binds: it must still hear 'listening' to
-      // start Node's connection tracking (requestHeadersTimeout, and the idle and drain sweeps
-      // close() relies on), and 'close' to stop it, as tls/server.ts does for HTTPS.
-      this.#front!.on('listening', () => this.#server.emit('listening'));
-      this.#front!.on('close', () => this.#server.close());
       // A connection the current mode no longer allows answers what it is serving, then closes.
       this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => {
         if (!this.#allowed(this.#meshConns.get(req.socket as Socket))) res.shouldKeepAlive = false;
@@ -210,6 +230,7 @@ export class ProxyListener {
     if (!this.inbound || before === rt.inbound?.mode) return;
     for (const [conn, isTls] of this.#meshConns) {
       if (this.#allowed(isTls)) continue;
+      if (this.#h2.drainConnection(conn)) continue;
       const busy = (conn as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       if (busy) busy.shouldKeepAlive = false;
       else conn.destroy();
@@ -235,8 +256,31 @@ export class ProxyListener {
     s.headersTimeout = h.requestHeadersTimeoutMs;
     s.keepAliveTimeout = h.idleTimeoutMs;
     s.timeout = h.streamIdleTimeoutMs;
-    // 0 is no limit for Node too.
-    (this.#front ?? s).maxConnections = h.maxConnections;
+    // 0 is no limit for Node too; the front counts HTTP/1 and HTTP/2 connections alike.
+    this.#front.maxConnections = h.maxConnections;
+    this.#h2.apply(h);
+  }
+
+  /**
+   * #dispatch hands a connection, in plaintext or with TLS terminated, to the server for its
+   * protocol. Its first bytes are read back to that server, which resumes it.
+   */
+  #dispatch(socket: Socket): void {
+    detectProtocol(
+      socket,
+      this.#settings.requestHeadersTimeoutMs,
+      (h2) => {
+        if (h2) return this.#h2.accept(socket);
+        this.#server.emit('connection', socket);
+        socket.resume();
+      },
+      () => {
+        // Nothing (or too little to tell) within requestHeadersTimeout: as Node answers a silent HTTP/1 client.
+        const r = Refusals.requestHeadersTimeout;
+        this.#stats.downstreamErrors.labels(r.details).inc();
+        socket.end(rawReply(r), () => socket.destroy());
+      },
+    );
   }
 
   /**
@@ -323,7 +367,7 @@ export class ProxyListener {
       return;
     }
     this.#track(tls, true);
-    this.#server.emit('connection', tls);
+    this.#dispatch(tls);
   }
 
   #track(conn: Socket, isTls: boolean): void {
@@ -349,8 +393,7 @@ export class ProxyListener {
       }
       if (!isTls) {
         this.#track(socket, false);
-        this.#server.emit('connection', socket);
-        socket.resume();
+        this.#dispatch(socket);
         return;
       }
       const cred = this.runtime.credentials?.current();
@@ -370,7 +413,7 @@ export class ProxyListener {
   }
 
   listen(): Promise<void> {
-    const target = this.#front ?? this.#server;
+    const target = this.#front;
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       target.once('error', onError);
@@ -390,14 +433,19 @@ export class ProxyListener {
   close(drainMs: number): Promise<void> {
     // Responses from now on close their connection, so no client reuses one that is going away.
     this.#draining = true;
+    // HTTP/2 clients are told with GOAWAY: no new streams, those in flight finish.
+    this.#h2.drain();
     return new Promise((resolve) => {
-      const deadline = setTimeout(() => this.#server.closeAllConnections(), drainMs);
+      const deadline = setTimeout(() => {
+        this.#server.closeAllConnections();
+        this.#h2.destroy();
+      }, drainMs);
       // A keep-alive connection becomes idle when its request ends; close those as they appear.
       const sweep = setInterval(() => this.#server.closeIdleConnections(), 50);
       deadline.unref();
       sweep.unref();
-      // An inbound listener's front owns the raw sockets: its close waits for all of them.
-      (this.#front ?? this.#server).close(() => {
+      // The front owns the raw sockets: its close waits for all of them.
+      this.#front.close(() => {
         clearTimeout(deadline);
         clearInterval(sweep);
         resolve();

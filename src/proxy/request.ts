@@ -11,12 +11,21 @@ import type { RequestView } from './router/match.js';
 import { forward, type ForwardContext } from './forward.js';
 import { LocalReply, sendLocalReply } from './local-reply.js';
 import type { ListenerTlsRuntime } from './tls/contexts.js';
+import { isHttp2 } from './http2/server.js';
 
 /** ListenerRuntime is what a listener serves with; replaced whole on each snapshot. */
 export interface ListenerRuntime extends ForwardContext {
   readonly table: RouteTable;
   /** tls is an HTTPS listener's certificates and settings (tls/contexts.ts). */
   readonly tls?: ListenerTlsRuntime;
+}
+
+/**
+ * hostOf is the authority a request names: HTTP/2's :authority, else the Host header (HTTP/1
+ * has no :authority: llhttp refuses a header name with a colon).
+ */
+export function hostOf(req: IncomingMessage): string | undefined {
+  return (req.headers[':authority'] as string | undefined) ?? req.headers.host;
 }
 
 /** NodeRequestView adapts a Node request for route matching without copying headers. */
@@ -27,7 +36,7 @@ class NodeRequestView implements RequestView {
     readonly query: string,
   ) {}
   get host(): string | undefined {
-    return this.req.headers.host;
+    return hostOf(this.req);
   }
   get method(): string {
     return this.req.method!;
@@ -47,11 +56,13 @@ export function handleRequest(rt: ListenerRuntime, req: IncomingMessage, res: Se
   // A request pipelined behind a refused one is never acted on: the connection is closing (the
   // refusal is already written; end() flushes it first), and Envoy reads nothing more from it.
   if (refusedConnections.has(req.socket)) return void req.socket.end();
-  let target = req.url ?? '/';
+  let target = req.url;
+  // Envoy routes only paths: `OPTIONS *` and an HTTP/2 CONNECT (which has no :path) are answered
+  // 404 (absolute_path_rejected).
+  if (target === undefined) return reply(rt, res, NOT_A_PATH);
   if (target.charCodeAt(0) !== 47 /* '/' */) {
-    // Envoy routes only paths: `OPTIONS *` is answered 404 (absolute_path_rejected).
     if (target === '*' && req.method === 'OPTIONS') return reply(rt, res, NOT_A_PATH);
-    const t = originForm(target, req.headers.host);
+    const t = originForm(target, hostOf(req));
     if (typeof t !== 'string') return refuse(rt, req, res, t);
     target = t;
   }
@@ -123,7 +134,8 @@ const refusedConnections = new WeakSet<object>();
 
 /** refuse answers a request the proxy will not route, and closes the connection (Envoy). */
 function refuse(rt: ListenerRuntime, req: IncomingMessage, res: ServerResponse, r: LocalReply): void {
-  refusedConnections.add(req.socket);
+  // An HTTP/2 refusal ends its stream only; the connection's other streams go on.
+  if (!isHttp2(req)) refusedConnections.add(req.socket);
   rt.stats.localReplies.labels(`${Math.floor(r.status / 100)}xx`, r.details).inc();
   sendLocalReply(res, r, { connection: 'close' });
 }
@@ -145,7 +157,7 @@ function redirect(
   rt: ListenerRuntime, req: IncomingMessage, res: ServerResponse, a: ir.RedirectAction, path: string, query: string, m: ir.RouteMatch,
 ): void {
   const scheme = a.httpsRedirect ? 'https' : rt.scheme;
-  const reqHost = req.headers.host ?? '';
+  const reqHost = hostOf(req) ?? '';
   const colon = reqHost.lastIndexOf(':');
   const hasPort = colon > 0 && reqHost.indexOf(']') < colon;
   let host = a.hostRedirect ?? (hasPort ? reqHost.slice(0, colon) : reqHost);

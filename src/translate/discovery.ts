@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Resource } from '../api/meta.js';
-import type { ServiceSpec } from '../api/core/service.js';
+import type { ServiceSpec, ServicePort } from '../api/core/service.js';
 import type { UpstreamSpec } from '../api/gloo/upstream.js';
 import { GLOO_NAMESPACE } from '../api/kinds.js';
 import { byKind } from '../config/resource-set.js';
@@ -34,6 +34,17 @@ const USER_FIELDS: readonly (keyof UpstreamSpec)[] = [
   'healthChecks', 'outlierDetection',
 ];
 
+/** HTTP2_PORT_NAMES and HTTP2_APP_PROTOCOLS mark a Service port as HTTP/2, as Gloo's discovery reads them. */
+const HTTP2_PORT_NAMES = ['grpc', 'h2', 'http2'];
+const HTTP2_APP_PROTOCOLS = ['http2', 'grpc', 'grpc-web', 'kubernetes.io/h2c'];
+
+/** impliesHttp2 tells a Service port whose name (by prefix) or appProtocol says it speaks HTTP/2 (gRPC). */
+export function impliesHttp2(port: ServicePort): boolean {
+  if (port.appProtocol !== undefined && HTTP2_APP_PROTOCOLS.includes(port.appProtocol)) return true;
+  const name = port.name ?? '';
+  return HTTP2_PORT_NAMES.some((p) => name.startsWith(p));
+}
+
 /**
  * discoverUpstreams returns the Upstreams discovery wants, given the Services and the Upstreams
  * that exist now (whose user-set fields are kept).
@@ -56,6 +67,7 @@ export function discoverUpstreams(resources: readonly Resource[]): Resource<Upst
           ...(svc.spec.selector ? { selector: svc.spec.selector } : {}),
         },
         ...(svc.metadata.labels ? { discoveryMetadata: { labels: svc.metadata.labels } } : {}),
+        ...(impliesHttp2(port) ? { useHttp2: true } : {}),
       };
       const prev = existing.get(name);
       if (prev) for (const f of USER_FIELDS) if (prev.spec[f] !== undefined) (spec as Record<string, unknown>)[f] = prev.spec[f];

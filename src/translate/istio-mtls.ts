@@ -24,6 +24,11 @@ export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
  * connection as HTTP and adds XFCC (with plain `istio` it would treat it as TCP).
  */
 export const AUTO_MTLS_ALPN = ['istio-http/1.1'];
+/**
+ * AUTO_MTLS_ALPN_H2 is what auto-mTLS offers to an HTTP/2 upstream: Istio's `istio-h2`, and `h2`
+ * so that a real Istio sidecar, which advertises h2 and http/1.1, settles on h2.
+ */
+export const AUTO_MTLS_ALPN_H2 = ['istio-h2', 'h2'];
 /** FORBIDDEN_ALPN needs Istio's TCP metadata-exchange framing, which meshgate does not speak. */
 const FORBIDDEN_ALPN = 'istio-peer-exchange';
 
@@ -59,7 +64,9 @@ function istioSni(u: Resource<UpstreamSpec>): string {
 }
 
 /** applyIstioMtls returns the endpoints with their mTLS settings filled in. */
-export function applyIstioMtls(u: Resource<UpstreamSpec>, endpoints: ir.Endpoint[], opts: IstioOptions, report: Report): ir.Endpoint[] {
+export function applyIstioMtls(
+  u: Resource<UpstreamSpec>, endpoints: ir.Endpoint[], protocol: ir.UpstreamProtocol, opts: IstioOptions, report: Report,
+): ir.Endpoint[] {
   const namespace = u.spec.kube?.serviceNamespace;
   const withMtls = (e: ir.Endpoint, alpn: readonly string[]): ir.Endpoint => ({
     ...e,
@@ -86,5 +93,6 @@ export function applyIstioMtls(u: Resource<UpstreamSpec>, endpoints: ir.Endpoint
     return endpoints.map((e) => withMtls(e, alpn));
   }
   if (!opts.enableAutoMtls || u.spec.disableIstioAutoMtls) return endpoints;
-  return endpoints.map((e) => (e.labels[TLS_MODE_LABEL] === 'istio' ? withMtls(e, AUTO_MTLS_ALPN) : e));
+  const auto = protocol === 'http2' ? AUTO_MTLS_ALPN_H2 : AUTO_MTLS_ALPN;
+  return endpoints.map((e) => (e.labels[TLS_MODE_LABEL] === 'istio' ? withMtls(e, auto) : e));
 }

@@ -26,8 +26,17 @@ import {
 
 type SslConfig = NonNullable<VirtualServiceSpec['sslConfig']>;
 
-/** HTTP_ALPN is what a TLS listener offers: meshgate serves HTTP/1.1 only until HTTP/2 arrives. */
-export const HTTP_ALPN = ['http/1.1'] as const;
+/** HTTP_ALPN is what a TLS listener offers unless sslConfig.alpnProtocols says otherwise (Gloo's default). */
+export const HTTP_ALPN = ['h2', 'http/1.1'] as const;
+
+/** SPOKEN_ALPN are the protocols meshgate's listeners speak. */
+const SPOKEN_ALPN: readonly string[] = HTTP_ALPN;
+
+/**
+ * ALLOW_EMPTY is Gloo's way to ask for no ALPN: the listener then negotiates nothing and speaks
+ * HTTP/1.1, as Envoy does with an empty list.
+ */
+const ALLOW_EMPTY = 'allow_empty';
 
 /** ListenerTlsSettings are the per-listener part of ir.ListenerTls. */
 export type ListenerTlsSettings = Omit<ir.ListenerTls, 'certificates'>;
@@ -123,12 +132,9 @@ export function translateSslConfig(vs: Resource<VirtualServiceSpec>, sc: SslConf
     report.error(vs, `spec.sslConfig.parameters: minimumProtocolVersion ${minVersion} is above maximumProtocolVersion ${maxVersion}`);
     return undefined;
   }
-  const alpn = sc.alpnProtocols;
-  if (alpn?.length && !alpn.includes('allow_empty') && !alpn.includes('http/1.1')) {
-    report.warn(vs, `spec.sslConfig.alpnProtocols: meshgate serves HTTP/1.1 only for now; the listener offers http/1.1, not ${alpn.join(', ')}`);
-  }
+  const alpn = listenerAlpn(vs, sc, report);
   const settings: ListenerTlsSettings = {
-    alpn: [...HTTP_ALPN],
+    alpn,
     ...(minVersion ? { minVersion } : {}),
     ...(maxVersion ? { maxVersion } : {}),
     ...(p?.cipherSuites?.length ? { ciphers: p.cipherSuites } : {}),
@@ -138,6 +144,20 @@ export function translateSslConfig(vs: Resource<VirtualServiceSpec>, sc: SslConf
     sessionResumption: !sc.disableTlsSessionResumption,
   };
   return { certificate: { name: refString(vs), sniDomains: sniDomainsOf(vs, sc), ...source }, settings };
+}
+
+/**
+ * listenerAlpn is what the listener offers: Gloo's default (h2, http/1.1), or the listed
+ * protocols meshgate speaks, in the listed order (the server's preference); `allow_empty` alone
+ * offers nothing. Protocols meshgate does not speak are left out with a Warning.
+ */
+function listenerAlpn(vs: Resource<VirtualServiceSpec>, sc: SslConfig, report: Report): string[] {
+  const asked = sc.alpnProtocols;
+  if (!asked?.length) return [...HTTP_ALPN];
+  const spoken = asked.filter((p) => SPOKEN_ALPN.includes(p));
+  const unknown = asked.filter((p) => p !== ALLOW_EMPTY && !SPOKEN_ALPN.includes(p));
+  if (unknown.length) report.warn(vs, `spec.sslConfig.alpnProtocols: meshgate speaks ${SPOKEN_ALPN.join(' and ')}; not offered: ${unknown.join(', ')}`);
+  return [...new Set(spoken)];
 }
 
 /** version maps Gloo's protocol version; TLS_AUTO leaves the default. */

@@ -21,6 +21,7 @@ import { byKind, compareResources, keyOf, keyString } from '../config/resource-s
 import { Report } from './report.js';
 import { EndpointIndex, translateUpstream, clusterName, DEFAULT_CONNECT_TIMEOUT_MS } from './upstream.js';
 import { translateVirtualService, type KubeDestination } from './virtual-service.js';
+import { impliesHttp2 } from './discovery.js';
 import { selectVirtualServices, findDomainConflicts, translateListener, proxyNamesOf } from './gateway.js';
 import { GLOO_NAMESPACE } from '../api/kinds.js';
 import type { PeerAuthenticationSpec } from '../api/security/peer-authentication.js';
@@ -138,7 +139,12 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     if (!svc || !port) return undefined;
     // Gloo names these in-memory upstreams `kube-svc:<ns>-<svc>-<port>` in the Service's namespace.
     const name = clusterName(`kube-svc:${d.namespace}-${d.name}-${d.port}`, d.namespace);
-    upstreams[name] ??= { name, connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS, endpoints: index.endpoints(d.namespace, svc.spec.selector, port) };
+    upstreams[name] ??= {
+      name,
+      connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+      protocol: impliesHttp2(port) ? 'http2' : 'http1',
+      endpoints: index.endpoints(d.namespace, svc.spec.selector, port),
+    };
     return name;
   };
 

@@ -93,5 +93,12 @@ export function translateUpstream(u: Resource<UpstreamSpec>, index: EndpointInde
   } else {
     report.warn(u, 'spec: no static or kube upstream type set; the upstream has no endpoints');
   }
-  return { name, connectTimeoutMs, endpoints: applyIstioMtls(u, endpoints, istio, report) };
+  const protocol = upstreamProtocol(u.spec);
+  return { name, connectTimeoutMs, protocol, endpoints: applyIstioMtls(u, endpoints, protocol, istio, report) };
+}
+
+/** upstreamProtocol reads useHttp2 and protocolSelection (Gloo's USE_CONFIGURED_PROTOCOL by default). */
+export function upstreamProtocol(spec: UpstreamSpec): ir.UpstreamProtocol {
+  if (spec.protocolSelection === 'USE_DOWNSTREAM_PROTOCOL') return 'downstream';
+  return spec.useHttp2 ? 'http2' : 'http1';
 }

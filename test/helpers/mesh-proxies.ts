@@ -62,6 +62,7 @@ export interface GatewayTarget {
   readonly upstream: string;
   readonly port: number;
   readonly mtls?: ir.EndpointMtls;
+  readonly protocol?: ir.UpstreamProtocol;
 }
 
 /** gatewaySnapshot is one listener on bindPort 8080 with one prefix route per target. */
@@ -70,6 +71,7 @@ export function gatewaySnapshot(targets: readonly GatewayTarget[]): ir.Snapshot 
   const upstreams: ir.Upstream[] = targets.map((t) => ({
     name: t.upstream,
     connectTimeoutMs: 5000,
+    protocol: t.protocol ?? 'http1',
     endpoints: [{ address: '127.0.0.1', port: t.port, labels: {}, ...(t.mtls ? { mtls: t.mtls } : {}) }],
   }));
   return snapshot(listener([vhost(routes)]), upstreams);

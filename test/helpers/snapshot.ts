@@ -14,10 +14,13 @@ export const HTTP_PORT = 8080;
 export type EndpointSpec = number | { readonly address?: string; readonly port: number; readonly labels?: Record<string, string> };
 
 /** upstream builds an ir.Upstream (cluster name `name`). */
-export function upstream(name: string, endpoints: readonly EndpointSpec[], opts: { connectTimeoutMs?: number } = {}): ir.Upstream {
+export function upstream(
+  name: string, endpoints: readonly EndpointSpec[], opts: { connectTimeoutMs?: number; protocol?: ir.UpstreamProtocol } = {},
+): ir.Upstream {
   return {
     name,
     connectTimeoutMs: opts.connectTimeoutMs ?? 5000,
+    protocol: opts.protocol ?? 'http1',
     endpoints: endpoints.map((e) =>
       typeof e === 'number'
         ? { address: '127.0.0.1', port: e, labels: {} }

@@ -4,9 +4,8 @@
  * are accepted and reported as ignored.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Obj, Loose, Duration } from '../schema.js';
+import { Obj, Loose, Duration, Enum } from '../schema.js';
 
-const Enum = (values: string[]) => Type.Union(values.map((v) => Type.Literal(v)));
 
 export const HttpConnectionManagerSettings = Obj({
   skipXffAppend: Type.Optional(Type.Boolean()),

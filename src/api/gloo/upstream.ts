@@ -1,6 +1,6 @@
 /** Upstream (`gloo.solo.io/v1`): a named group of endpoints and how to reach them. */
 import { Type, type Static } from '@sinclair/typebox';
-import { Obj, Loose, Port, StringMap, Duration } from '../schema.js';
+import { Obj, Loose, Port, StringMap, Duration, Enum } from '../schema.js';
 import { ObjectMeta, StatusField } from '../meta.js';
 import { UpstreamSslConfig } from './ssl.js';
 
@@ -55,7 +55,7 @@ export const UpstreamSpec = Obj(
     healthChecks: Type.Optional(Loose('not supported yet')),
     outlierDetection: Type.Optional(Loose('not supported yet')),
     failover: Type.Optional(Loose('not supported yet')),
-    protocolSelection: Type.Optional(Type.String()),
+    protocolSelection: Type.Optional(Enum(['USE_CONFIGURED_PROTOCOL', 'USE_DOWNSTREAM_PROTOCOL'])),
     pipe: Type.Optional(Loose('not supported')),
     aws: Type.Optional(Loose('not supported')),
     azure: Type.Optional(Loose('not supported')),

@@ -51,7 +51,7 @@ export function inboundSnapshot(o: InboundOptions): ir.Snapshot {
         ],
       },
     ],
-    upstreams: { [cluster]: { name: cluster, connectTimeoutMs: 5000, endpoints: [{ address: '127.0.0.1', port: o.appPort, labels: {} }] } },
+    upstreams: { [cluster]: { name: cluster, connectTimeoutMs: 5000, protocol: 'downstream' as const, endpoints: [{ address: '127.0.0.1', port: o.appPort, labels: {} }] } },
   };
   return { version: ir.contentVersion(body), ...body };
 }

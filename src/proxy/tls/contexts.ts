@@ -28,6 +28,8 @@ export interface ListenerTlsRuntime {
   readonly serverOptions: SecureContextOptions;
   /** requestCert: ask for, and require, a client certificate that chains to the client CA. */
   readonly requestCert: boolean;
+  /** alpn is what the listener offers, in preference order. */
+  readonly alpn: readonly string[];
   /** verifySubjectAltName: a client certificate must carry one of these SANs (empty: any). */
   readonly verifySubjectAltName: readonly string[];
   /** select returns the certificate context for an SNI name: exact, then the longest `*.` suffix, then the default. */
@@ -121,6 +123,7 @@ function build(l: ir.Listener, tls: ir.ListenerTls, m: { certs: Material[]; ca?:
   return {
     serverOptions,
     requestCert: tls.clientCa !== undefined,
+    alpn: tls.alpn,
     verifySubjectAltName: tls.verifySubjectAltName,
     select(servername) {
       const name = servername.toLowerCase();

@@ -4,13 +4,16 @@
  */
 import type { Pool } from 'undici';
 import type * as ir from '../../ir/index.js';
-import { PoolSet } from './pool-set.js';
+import { PoolSet, type PoolProtocol } from './pool-set.js';
 import type { UpstreamStats } from '../stats.js';
 
-/** ClusterEndpoint is one endpoint and the pool that reaches it. */
+/** ClusterEndpoint is one endpoint and the pools that reach it. */
 export interface ClusterEndpoint {
   readonly endpoint: ir.Endpoint;
+  /** pool speaks the upstream's protocol (HTTP/1.1 for a USE_DOWNSTREAM_PROTOCOL one). */
   readonly pool: Pool;
+  /** h2Pool is set for a USE_DOWNSTREAM_PROTOCOL upstream: the pool for HTTP/2 requests. */
+  readonly h2Pool?: Pool;
   /** authority is `address:port`, for logs and the admin /clusters page. */
   readonly authority: string;
 }
@@ -24,9 +27,13 @@ export class Cluster {
   constructor(u: ir.Upstream, pools: PoolSet, stats: UpstreamStats, keys: Set<string>) {
     this.name = u.name;
     this.stats = stats;
+    const main: PoolProtocol = u.protocol === 'http2' ? 'http2' : 'http1';
     this.endpoints = u.endpoints.map((e) => {
-      keys.add(PoolSet.key(e, u));
-      return { endpoint: e, pool: pools.get(e, u), authority: `${e.address}:${e.port}` };
+      keys.add(PoolSet.key(e, u, main));
+      const authority = `${e.address}:${e.port}`;
+      if (u.protocol !== 'downstream') return { endpoint: e, pool: pools.get(e, u, main), authority };
+      keys.add(PoolSet.key(e, u, 'http2'));
+      return { endpoint: e, pool: pools.get(e, u, main), h2Pool: pools.get(e, u, 'http2'), authority };
     });
   }
 

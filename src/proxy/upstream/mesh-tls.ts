@@ -54,8 +54,15 @@ export function checkSpiffe(cert: PeerCertificate | undefined, identities: reado
 }
 
 
-/** meshConnector returns an undici `connect` function for one endpoint's mTLS settings. */
-export function meshConnector(e: ir.Endpoint, mtls: ir.EndpointMtls, credentials: CredentialSource | undefined, timeoutMs: number): buildConnector.connector {
+/**
+ * meshConnector returns an undici `connect` function for one endpoint's mTLS settings. With
+ * http2, the connection speaks HTTP/2 whatever ALPN settled (undici reads the socket's
+ * alpnProtocol to choose), as Envoy speaks its configured protocol: a server that negotiated
+ * `istio` or nothing still sees the h2 preface.
+ */
+export function meshConnector(
+  e: ir.Endpoint, mtls: ir.EndpointMtls, credentials: CredentialSource | undefined, timeoutMs: number, http2 = false,
+): buildConnector.connector {
   return (_opts, callback) => {
     const cred = credentials?.current();
     if (!cred) {
@@ -88,7 +95,10 @@ export function meshConnector(e: ir.Endpoint, mtls: ir.EndpointMtls, credentials
       socket.destroy();
       finish(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' }), null);
     }, timeoutMs);
-    socket.once('secureConnect', () => finish(null, socket));
+    socket.once('secureConnect', () => {
+      if (http2) socket.alpnProtocol = 'h2';
+      finish(null, socket);
+    });
     socket.once('error', (err: Error & { code?: string }) => {
       socket.destroy();
       // A refused TCP connection is a plain connect failure; anything after it is the handshake.

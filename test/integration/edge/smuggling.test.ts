@@ -107,7 +107,10 @@ const vectors: Vector[] = [
   { name: 'version with trailing junk', phase: 'head', bytes: `GET /smuggle HTTP/1.1x\r\n${H}\r\n` },
   { name: 'space inside the target', phase: 'head', bytes: `GET /smu ggle HTTP/1.1\r\n${H}\r\n` },
   { name: 'control byte in the target', phase: 'head', bytes: `GET /smu\x01ggle HTTP/1.1\r\n${H}\r\n` },
-  { name: 'HTTP/2 preface on an HTTP/1 listener', phase: 'head', bytes: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' },
+  // The HTTP/2 preface itself is h2c (test/integration/proxy/http2.test.ts); near misses are HTTP/1.
+  { name: 'HTTP/2 preface broken after its request line', phase: 'head', bytes: 'PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n' },
+  { name: 'PRI request line on HTTP/1.1', phase: 'head', bytes: `PRI * HTTP/1.1\r\n${H}\r\n` },
+  { name: 'HTTP/2 preface, then bytes that are no HTTP/2 frame', phase: 'head', status: 0, bytes: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n' },
   { name: 'CONNECT (no tunnels here): closed', phase: 'head', status: 0, bytes: `CONNECT x:443 HTTP/1.1\r\n${H}\r\n` },
   // Host.
   { name: 'two Host headers (meshgate)', phase: 'head', bytes: get('Host: a\r\nHost: b\r\n') },
