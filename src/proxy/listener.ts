@@ -6,7 +6,8 @@
  * mode forbids is closed before any response, as Envoy does when no filter chain matches.
  * Every listener applies its HTTP settings (limits, timeouts, connection limit) to its server,
  * runs the edge checks (edge.ts) before routing, serves one request at a time per connection,
- * and drains on close; docs/security.md says what is refused and why.
+ * hands `Connection: upgrade` requests to upgrade.ts (WebSocket), and drains on close;
+ * docs/security.md says what is refused and why.
  */
 import { createServer, ServerResponse, STATUS_CODES, type Server, type ServerOptions, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -16,6 +17,7 @@ import { checkSpiffe } from './upstream/mesh-tls.js';
 import { handleRequest, type ListenerRuntime } from './request.js';
 import { checkRequest, Refusals } from './edge.js';
 import { sendLocalReply, type LocalReply } from './local-reply.js';
+import { handleUpgrade, type UpgradeListener } from './upgrade.js';
 import type { ProxyStats } from './stats.js';
 import { createHttpsServer, tlsFront } from './tls/server.js';
 
@@ -97,6 +99,12 @@ export class ProxyListener {
   #draining = false;
   /** #settings are the HTTP settings last applied to the server. */
   #settings: ir.HttpSettings;
+  /**
+   * #upgrades are connections Node handed over on 'upgrade' (upgrade.ts), from the request to
+   * the end of the tunnel. Node no longer tracks them (its idle and close-all sweeps miss them),
+   * so close() ends them itself.
+   */
+  readonly #upgrades = new Set<Socket>();
 
   constructor(name: string, host: string, port: number, runtime: ListenerRuntime, stats: ProxyStats) {
     this.name = name;
@@ -175,6 +183,22 @@ export class ProxyListener {
         return this.#refuse(res, Refusals.streamIdleTimeout);
       }
       socket.destroy();
+    });
+    // Connection: upgrade requests (WebSocket), checked and routed as any request (upgrade.ts).
+    // Node emits 'upgrade' only when someone listens; CONNECT goes to 'connect', which no one
+    // does, so Node closes those connections.
+    const upgradeListener: UpgradeListener = {
+      get runtime() {
+        return listener.#runtime;
+      },
+      admits: (socket) => this.#allowed(this.#meshConns.get(socket)),
+      onDropped: this.#onDropped,
+      upgrades: { total: stats.upgrades.labels(name), active: stats.upgradesActive.labels(name) },
+    };
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.#upgrades.add(socket);
+      socket.once('close', () => this.#upgrades.delete(socket));
+      handleUpgrade(upgradeListener, req, socket, head);
     });
     const accepting = this.#front ?? this.#server;
     const overflow = stats.downstreamCxOverflow.labels(name);
@@ -385,13 +409,16 @@ export class ProxyListener {
 
   /**
    * close stops accepting, lets in-flight requests finish, closes idle keep-alive connections,
-   * and after drainMs closes whatever is left.
+   * and after drainMs closes whatever is left, upgraded connections (tunnels) included.
    */
   close(drainMs: number): Promise<void> {
     // Responses from now on close their connection, so no client reuses one that is going away.
     this.#draining = true;
     return new Promise((resolve) => {
-      const deadline = setTimeout(() => this.#server.closeAllConnections(), drainMs);
+      const deadline = setTimeout(() => {
+        this.#server.closeAllConnections();
+        for (const socket of this.#upgrades) socket.destroy();
+      }, drainMs);
       // A keep-alive connection becomes idle when its request ends; close those as they appear.
       const sweep = setInterval(() => this.#server.closeIdleConnections(), 50);
       deadline.unref();
