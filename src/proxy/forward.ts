@@ -60,7 +60,7 @@ function localReply(res: ServerResponse, r: LocalReply, ctx: ForwardContext): vo
   sendLocalReply(res, r);
 }
 
-function pickDestination(ds: readonly ir.WeightedDestination[]): ir.WeightedDestination {
+export function pickDestination(ds: readonly ir.WeightedDestination[]): ir.WeightedDestination {
   if (ds.length === 1) return ds[0]!;
   let total = 0;
   for (const d of ds) total += d.weight;
@@ -73,7 +73,7 @@ function pickDestination(ds: readonly ir.WeightedDestination[]): ir.WeightedDest
 }
 
 /** rewritePrefix replaces the matched prefix of the path, keeping the query string. */
-function rewritePrefix(path: string, url: string, m: ir.RouteMatch, rewrite: string): string {
+export function rewritePrefix(path: string, url: string, m: ir.RouteMatch, rewrite: string): string {
   const query = url.length > path.length ? url.slice(path.length) : '';
   const matched = m.path.kind === 'prefix' ? m.path.value.length : path.length;
   let out = rewrite + path.slice(matched);
@@ -98,7 +98,7 @@ function rewritePrefix(path: string, url: string, m: ir.RouteMatch, rewrite: str
  *   the whole prefix), so a client cannot steer the proxy or the services behind it.
  * - x-forwarded-client-cert from the client is dropped unless APPEND_FORWARD on mTLS.
  */
-function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.ForwardAction, ctx: ForwardContext): string[] {
+export function upstreamHeaders(req: IncomingMessage, route: CompiledRoute, action: ir.ForwardAction, ctx: ForwardContext): string[] {
   const edge = ctx.edge;
   const raw = req.rawHeaders;
   const out: string[] = [];
@@ -522,7 +522,7 @@ function forwardableTrailers(t: NonNullable<UpstreamTrailers>): Record<string, s
 }
 
 /** isConnectFailure tells errors where no connection was made from ones where it broke. */
-function isConnectFailure(err: Error & { code?: string }): boolean {
+export function isConnectFailure(err: Error & { code?: string }): boolean {
   switch (err.code) {
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':

@@ -8,8 +8,8 @@
  * straight on, and a connection the mode forbids is closed before any response, as Envoy does
  * when no filter chain matches. Every listener applies its HTTP settings (limits, timeouts,
  * connection limit) to its servers, runs the edge checks (edge.ts) before routing, serves one
- * request at a time per HTTP/1 connection, and drains on close; docs/security.md says what is
- * refused and why.
+ * request at a time per HTTP/1 connection, hands `Connection: upgrade` requests to upgrade.ts
+ * (WebSocket), and drains on close; docs/security.md says what is refused and why.
  *
  * HTTP/2 requests reach the same request path as HTTP/1 ones: Node's compatibility objects
  * (Http2ServerRequest, Http2ServerResponse) are read through the members the two share; where
@@ -23,6 +23,7 @@ import { checkSpiffe } from './upstream/mesh-tls.js';
 import { handleRequest, type ListenerRuntime } from './request.js';
 import { checkRequest, Refusals } from './edge.js';
 import { sendLocalReply, type LocalReply } from './local-reply.js';
+import { handleUpgrade, type UpgradeListener } from './upgrade.js';
 import type { ProxyStats } from './stats.js';
 import { createTlsTerminator, tlsFront } from './tls/server.js';
 import { H2Downstream } from './http2/server.js';
@@ -121,6 +122,12 @@ export class ProxyListener {
   #draining = false;
   /** #settings are the HTTP settings last applied to the server. */
   #settings: ir.HttpSettings;
+  /**
+   * #upgrades are connections Node handed over on 'upgrade' (upgrade.ts), from the request to
+   * the end of the tunnel. Node no longer tracks them (its idle and close-all sweeps miss them),
+   * so close() ends them itself.
+   */
+  readonly #upgrades = new Set<Socket>();
 
   constructor(name: string, host: string, port: number, runtime: ListenerRuntime, stats: ProxyStats) {
     this.name = name;
@@ -196,6 +203,22 @@ export class ProxyListener {
         return this.#refuse(res, Refusals.streamIdleTimeout);
       }
       socket.destroy();
+    });
+    // Connection: upgrade requests (WebSocket), checked and routed as any request (upgrade.ts).
+    // Node emits 'upgrade' only when someone listens; CONNECT goes to 'connect', which no one
+    // does, so Node closes those connections.
+    const upgradeListener: UpgradeListener = {
+      get runtime() {
+        return listener.#runtime;
+      },
+      admits: (socket) => this.#allowed(this.#meshConns.get(socket)),
+      onDropped: this.#onDropped,
+      upgrades: { total: stats.upgrades.labels(name), active: stats.upgradesActive.labels(name) },
+    };
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.#upgrades.add(socket);
+      socket.once('close', () => this.#upgrades.delete(socket));
+      handleUpgrade(upgradeListener, req, socket, head);
     });
     const overflow = stats.downstreamCxOverflow.labels(name);
     // Node closes a connection over maxConnections as it is accepted and tells us here.
@@ -428,7 +451,7 @@ export class ProxyListener {
 
   /**
    * close stops accepting, lets in-flight requests finish, closes idle keep-alive connections,
-   * and after drainMs closes whatever is left.
+   * and after drainMs closes whatever is left, upgraded connections (tunnels) included.
    */
   close(drainMs: number): Promise<void> {
     // Responses from now on close their connection, so no client reuses one that is going away.
@@ -439,6 +462,7 @@ export class ProxyListener {
       const deadline = setTimeout(() => {
         this.#server.closeAllConnections();
         this.#h2.destroy();
+        for (const socket of this.#upgrades) socket.destroy();
       }, drainMs);
       // A keep-alive connection becomes idle when its request ends; close those as they appear.
       const sweep = setInterval(() => this.#server.closeIdleConnections(), 50);

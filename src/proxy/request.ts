@@ -2,16 +2,26 @@
  * handleRequest is the proxy's per-request entry point: bring the target to a normalized
  * origin-form path (or refuse it), find the route, then answer locally (direct response,
  * redirect, 404) or forward. It reads the listener's runtime once, so a
- * snapshot swapped in mid-request never changes a request already routed.
+ * snapshot swapped in mid-request never changes a request already routed. An Upgrade request
+ * (upgrade.ts) goes through the same function with its own forwarder, so both are refused,
+ * normalized and routed by the same code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as ir from '../ir/index.js';
-import type { RouteTable } from './router/route-table.js';
+import type { CompiledRoute, RouteTable } from './router/route-table.js';
 import type { RequestView } from './router/match.js';
 import { forward, type ForwardContext } from './forward.js';
 import { LocalReply, sendLocalReply } from './local-reply.js';
 import type { ListenerTlsRuntime } from './tls/contexts.js';
 import { isHttp2 } from './http2/server.js';
+
+/**
+ * Forwarder runs a route's forward action once the request is routed: forward.ts's for a plain
+ * request, upgrade.ts's for a WebSocket upgrade. path is the normalized path (without query).
+ */
+export type Forwarder = (
+  req: IncomingMessage, res: ServerResponse, route: CompiledRoute, action: ir.ForwardAction, path: string, ctx: ForwardContext,
+) => void;
 
 /** ListenerRuntime is what a listener serves with; replaced whole on each snapshot. */
 export interface ListenerRuntime extends ForwardContext {
@@ -51,8 +61,9 @@ class NodeRequestView implements RequestView {
  * form (absolute-form is accepted when its authority agrees with Host), then its path is
  * normalized by the listener's settings; the normalized path is what routes match and what the
  * upstream receives (`req.url` is rewritten; the query string is passed on untouched).
+ * Every local reply is written on res; only a forward action goes to `forwarder`.
  */
-export function handleRequest(rt: ListenerRuntime, req: IncomingMessage, res: ServerResponse): void {
+export function handleRequest(rt: ListenerRuntime, req: IncomingMessage, res: ServerResponse, forwarder: Forwarder = forward): void {
   // A request pipelined behind a refused one is never acted on: the connection is closing (the
   // refusal is already written; end() flushes it first), and Envoy reads nothing more from it.
   if (refusedConnections.has(req.socket)) return void req.socket.end();
@@ -85,7 +96,7 @@ export function handleRequest(rt: ListenerRuntime, req: IncomingMessage, res: Se
   const action = route.route.action;
   switch (action.type) {
     case 'forward':
-      return forward(req, res, route, action, path, rt);
+      return forwarder(req, res, route, action, path, rt);
     case 'direct-response':
       return reply(rt, res, LocalReply.direct(action.status, action.body));
     case 'redirect':

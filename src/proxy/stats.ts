@@ -31,6 +31,10 @@ export class ProxyStats {
    * downstream_rq_response_before_rq_complete).
    */
   readonly responseBeforeRequestComplete: Counter;
+  /** upgrades counts client connections upgraded (a WebSocket tunnel set up), by listener (Envoy's downstream_cx_upgrades_total). */
+  readonly upgrades: Counter<'listener'>;
+  /** upgradesActive are the upgraded connections open now, by listener (Envoy's downstream_cx_upgrades_active). */
+  readonly upgradesActive: Gauge<'listener'>;
   readonly #cache = new Map<string, UpstreamStats>();
 
   constructor() {
@@ -75,6 +79,14 @@ export class ProxyStats {
     this.responseBeforeRequestComplete = new Counter({
       name: 'meshgate_downstream_rq_response_before_rq_complete_total', help: 'Responses begun before the request was read in full; the connection closes after them.',
       registers,
+    });
+    this.upgrades = new Counter({
+      name: 'meshgate_downstream_cx_upgrades_total', help: 'Client connections upgraded (WebSocket) and tunneled to an upstream, by listener.',
+      labelNames: ['listener'], registers,
+    });
+    this.upgradesActive = new Gauge({
+      name: 'meshgate_downstream_cx_upgrades_active', help: 'Upgraded client connections open now, by listener.',
+      labelNames: ['listener'], registers,
     });
   }
 
