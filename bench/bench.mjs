@@ -1109,18 +1109,20 @@ export function defineTargets(only, pinning) {
       if (!servers.has(key)) {
         const server = {
           id: key, family, listener: v.listener, allCores: v.allCores,
-          status: 'pending', error: null, proc: null, port: null, tls: null,
+          status: 'pending', error: null, proc: null, port: null, tls: null, rows: [],
         };
         server.start = (backendPort) =>
           starters[family](key, backendPort, v.allCores, { listener: v.listener, onTls: (tls) => (server.tls = tls) });
         servers.set(key, server);
       }
-      targets.push({
+      const target = {
         id, family, variant: v.suffix, group: v.group, load: v.load, allCores: v.allCores,
         setup: v.allCores ? setups[family].all : setups[family].one,
         server: servers.get(key),
         status: 'pending', error: null, runs: [], warmedUp: false,
-      });
+      };
+      target.server.rows.push(target);
+      targets.push(target);
     }
   }
   return { targets, servers: [...servers.values()] };
@@ -1217,10 +1219,12 @@ async function startTargets(targets, servers, backendPort) {
     }
     t.status = 'ok';
   }
-  // A server none of whose rows can be measured must not eat CPU while the others are measured.
-  for (const s of servers) {
-    if (s.status === 'ok' && !targets.some((t) => t.server === s && t.status === 'ok')) await stopProcess(s.proc);
-  }
+  for (const s of servers) await stopIfUnused(s);
+}
+
+/** A server none of whose rows can be measured must not eat CPU while the others are measured. */
+async function stopIfUnused(server) {
+  if (server.proc && !server.proc.exited && !server.rows.some((t) => t.status === 'ok')) await stopProcess(server.proc);
 }
 
 // The HTTP/2 check runs once the server already serves its route over HTTP/1.1 (or, for nginx
@@ -1266,7 +1270,7 @@ async function measureOnce(t, round, opts, backend, loadPin) {
   if (!t.warmedUp && opts.warmup > 0) {
     // First requests pay for JIT compilation, connection pools and page faults: not measured.
     const w = await runLoad(t, opts.warmup, pin);
-    if (!acceptRun(t, w, 'warm-up')) return;
+    if (!acceptRun(t, w, 'warm-up')) return stopIfUnused(s);
     t.warmedUp = true;
   }
   // The proxy's CPU use over the run: near 100% (one core) for a pinned proxy means the proxy was
@@ -1276,7 +1280,7 @@ async function measureOnce(t, round, opts, backend, loadPin) {
   const r = await runLoad(t, seconds, pin);
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   const cpuPct = (100 * (treeCpuSeconds(s.proc.pid) - cpuBefore)) / wallS;
-  if (!acceptRun(t, r, `round ${round}`)) return;
+  if (!acceptRun(t, r, `round ${round}`)) return stopIfUnused(s);
   const rssMB = treeRssMB(s.proc.pid); // right after the run, while its buffers are still held
   t.runs.push({ round, ...r, rssMB, cpuPct });
   log(
