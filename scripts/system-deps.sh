@@ -8,8 +8,9 @@ set -euo pipefail
 purpose=${1:-all}
 case "$purpose" in
   test)  cmds=(curl openssl) ; pkgs=(curl openssl) ;;
-  bench) cmds=(curl nginx haproxy wrk) ; pkgs=(curl nginx-light haproxy wrk) ;;
-  all)   cmds=(curl openssl nginx haproxy wrk) ; pkgs=(curl openssl nginx-light haproxy wrk) ;;
+  # bench: openssl makes the bench's TLS certificate; h2load (nghttp2-client) drives the HTTP/2 rows.
+  bench) cmds=(curl openssl nginx haproxy wrk h2load) ; pkgs=(curl openssl nginx-light haproxy wrk nghttp2-client) ;;
+  all)   cmds=(curl openssl nginx haproxy wrk h2load) ; pkgs=(curl openssl nginx-light haproxy wrk nghttp2-client) ;;
   *) echo "usage: $0 test|bench|all" >&2; exit 2 ;;
 esac
 
