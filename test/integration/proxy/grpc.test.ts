@@ -6,72 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { EchoClient, startEchoServer, unary, type EchoServer } from '../../helpers/grpc-echo.js';
 import { startProxy, type TestProxy } from '../../helpers/proxy.js';
 import { freePort } from '../../helpers/ports.js';
 import { direct, forward, listener, match, route, snapshot, upstream, vhost } from '../../helpers/snapshot.js';
 
-/** A service without a .proto: messages are raw bytes (the proxy never looks inside them). */
-const raw = {
-  requestSerialize: (b: Buffer) => b,
-  requestDeserialize: (b: Buffer) => b,
-  responseSerialize: (b: Buffer) => b,
-  responseDeserialize: (b: Buffer) => b,
-};
-const ECHO = {
-  echo: { path: '/test.Echo/Echo', requestStream: false, responseStream: false, ...raw },
-  count: { path: '/test.Echo/Count', requestStream: false, responseStream: true, ...raw },
-  collect: { path: '/test.Echo/Collect', requestStream: true, responseStream: false, ...raw },
-} satisfies grpc.ServiceDefinition;
-
-type EchoClient = grpc.Client & {
-  echo(req: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res?: Buffer) => void): grpc.ClientUnaryCall;
-  count(req: Buffer): grpc.ClientReadableStream<Buffer>;
-  collect(cb: (err: grpc.ServiceError | null, res?: Buffer) => void): grpc.ClientWritableStream<Buffer>;
-};
-const EchoClient = grpc.makeGenericClientConstructor(ECHO, 'Echo') as unknown as new (address: string, creds: grpc.ChannelCredentials) => EchoClient;
-
-/** startEchoServer runs the gRPC server on 127.0.0.1, plaintext (h2c), as a meshed app would. */
-async function startEchoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = new grpc.Server();
-  server.addService(ECHO, {
-    echo(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
-      const text = call.request.toString();
-      if (text === 'missing') return cb({ code: grpc.status.NOT_FOUND, details: 'no such thing: missing' });
-      const trailer = new grpc.Metadata();
-      trailer.set('x-echo-trailer', `saw ${call.metadata.get('x-client')[0] ?? 'nothing'}`);
-      cb(null, Buffer.from(`echo ${text}`), trailer);
-    },
-    count(call: grpc.ServerWritableStream<Buffer, Buffer>) {
-      const n = Number(call.request.toString());
-      for (let i = 1; i <= n; i++) call.write(Buffer.from(String(i)));
-      call.end();
-    },
-    collect(call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
-      const parts: string[] = [];
-      call.on('data', (b: Buffer) => parts.push(b.toString()));
-      call.on('end', () => cb(null, Buffer.from(parts.join('+'))));
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return { port, close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
-}
-
-function unary(c: EchoClient, text: string, md = new grpc.Metadata()): Promise<{ err: grpc.ServiceError | null; res?: string; trailers?: grpc.Metadata }> {
-  return new Promise((resolve) => {
-    let trailers: grpc.Metadata | undefined;
-    const call = c.echo(Buffer.from(text), md, (err, res) => {
-      // 'status' (with the trailers) comes before or after the callback: wait a tick for it.
-      setImmediate(() => resolve({ err, ...(res ? { res: res.toString() } : {}), ...(trailers ? { trailers } : {}) }));
-    });
-    call.on('status', (s: grpc.StatusObject) => (trailers = s.metadata));
-  });
-}
-
 describe('gRPC through the proxy', () => {
   let gw: TestProxy;
-  let app: { port: number; close(): Promise<void> };
+  let app: EchoServer;
   let client: EchoClient;
   let downPort: number;
 
