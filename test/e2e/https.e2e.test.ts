@@ -104,6 +104,9 @@ test('a Secret and a VirtualService with sslConfig serve httpbin over HTTPS; the
   }, { timeoutMs: 10_000 });
   assert.match(r.stderr, /subject: CN=secure\.example\.com/);
   assert.match(r.stderr, /SSL certificate verify ok/);
+  // curl offers h2 first and the ssl Gateway's listener takes it (Gloo's default ALPN).
+  assert.match(r.stderr, /ALPN: server accepted h2/);
+  assert.match(r.stderr, /< HTTP\/2 200/);
   const body = JSON.parse(r.stdout.trim().split('\n').slice(0, -1).join('\n')) as { headers: Record<string, string[]> };
   assert.deepEqual(body.headers['X-Forwarded-Proto'], ['https']);
 
