@@ -1313,6 +1313,9 @@ function summarize(targets) {
       p99Ms: median(runs.map((r) => r.p99Ms)),
       rssMB: median(runs.map((r) => r.rssMB)),
       cpuPct: median(runs.map((r) => r.cpuPct)),
+      // requests per second of the proxy's own CPU time: what it would do with a whole core to
+      // itself, whoever else was the limit (the mTLS table shows it)
+      requestsPerCpuSecond: median(runs.map((r) => (r.cpuPct > 0 ? r.requestsPerSec / (r.cpuPct / 100) : null))),
       non2xxTotal: runs.reduce((a, r) => a + r.non2xx, 0),
       errorsTotal: runs.reduce((a, r) => a + r.errorsTotal, 0),
     };
@@ -1372,8 +1375,10 @@ function summarizeLatency(targets, direct) {
 function summarizeMtls(targets, byId) {
   for (const t of targets.filter((x) => x.group === 'mtls')) {
     const plain = t.variant === '-mtls' ? byId.get(t.family) : null;
-    const r = plain?.summary?.runs && t.summary.runs && plain.summary.requestsPerSec
-      ? t.summary.requestsPerSec / plain.summary.requestsPerSec
+    const measuredBoth = plain?.summary?.runs && t.summary.runs;
+    const r = measuredBoth && plain.summary.requestsPerSec ? t.summary.requestsPerSec / plain.summary.requestsPerSec : null;
+    const perCpu = measuredBoth && plain.summary.requestsPerCpuSecond && t.summary.requestsPerCpuSecond !== null
+      ? t.summary.requestsPerCpuSecond / plain.summary.requestsPerCpuSecond
       : null;
     t.mtls = {
       upstreamTlsConnsPerSec: median(t.runs.map((x) => x.upstreamTlsConnsPerSec)),
@@ -1381,6 +1386,7 @@ function summarizeMtls(targets, byId) {
       upstreamCpuPct: median(t.runs.map((x) => x.upstreamCpuPct)),
       plaintextBaseline: plain ? plain.id : null,
       vsPlaintext: r,
+      vsPlaintextPerCpuSecond: perCpu,
       targetRatio: t.variant === '-mtls' ? MTLS_RATIO_TARGET : null,
       targetMet: t.variant === '-mtls' && r !== null ? r >= MTLS_RATIO_TARGET : null,
       upstreamTls: t.server.upstreamTls?.[t.variant === '-mtls' ? 'keepAlive' : 'handshake'] ?? null,
@@ -1451,7 +1457,7 @@ function printLatencyTable(targets, opts) {
     if (!measured(t)) return failedRow(t);
     const s = t.summary;
     const l = t.latency;
-    const rate = fmtInt(s.requestsPerSec) + (l.runsHoldingRate < s.runs ? ` (rate not held in ${s.runs - l.runsHoldingRate} run(s))` : '');
+    const rate = fmtInt(s.requestsPerSec) + (l.runsHoldingRate < s.runs ? '*' : '');
     const direct = t.family === 'direct';
     return [
       t.id,
@@ -1469,17 +1475,27 @@ function printLatencyTable(targets, opts) {
     ];
   });
   printRows(header, rows);
+  const slow = targets.filter((t) => measured(t) && t.latency.runsHoldingRate < t.summary.runs);
+  for (const t of slow) {
+    console.log(
+      `* ${t.id}: below ${LATENCY_RATE_HELD * LATENCY_RATE} responses/s in ${t.summary.runs - t.latency.runsHoldingRate} of ` +
+        `${t.summary.runs} run(s): the fixed rate was not held (hey drops a worker's tick while it waits for a response)`,
+    );
+  }
 }
 
 /** The mTLS rows (target 4): requests/s over mTLS, handshakes/s, ratios. */
 function printMtlsTable(targets, opts) {
   console.log(
-    `\nmTLS to the upstream (wrk -c${CONNECTIONS} keep-alive to the proxy, ${opts.rounds} round(s) of ${opts.mtlsDuration}s; medians; ` +
-      '"upstream TLS conn/s" = TLS connections the mTLS upstream accepted per second, i.e. the proxy\'s client handshakes; ' +
-      '-mtls-handshake: the upstream closes every connection, so each request needs one):',
+    `\nmTLS to the upstream (wrk -c${CONNECTIONS} keep-alive to the proxy, ${opts.rounds} round(s) of ${opts.mtlsDuration}s; medians). ` +
+      '-mtls-handshake: the upstream closes every connection, so each request needs a new one. ' +
+      '"up TLS conn/s" = TLS connections the mTLS upstream accepted per second (the proxy\'s handshakes), "up CPU %" its CPU; ' +
+      '"req/CPU-s" = requests per second of the proxy\'s own CPU time (-mtls-handshake: handshakes per CPU-second), ' +
+      'what it would do with a whole core whoever else was the limit; "vs plain" = req/s over the proxy\'s plaintext row, ' +
+      '"per-CPU vs plain" the same with req/CPU-s; "vs nginx" = req/s over nginx\'s row of the same kind; RSS and more in --json:',
   );
-  const header = ['target', 'setup', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU %', 'RSS MB', 'non-2xx', 'errors',
-    'upstream TLS conn/s', 'upstream CPU %', 'req/s vs plaintext', `target >= ${MTLS_RATIO_TARGET}`, 'req/s vs nginx'];
+  const header = ['target', 'setup', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU %', 'req/CPU-s', 'non-2xx', 'errors',
+    'up TLS conn/s', 'up CPU %', 'vs plain', `target >= ${MTLS_RATIO_TARGET}`, 'per-CPU vs plain', 'vs nginx'];
   const rows = targets.map((t) => {
     if (!measured(t)) return failedRow(t);
     const s = t.summary;
@@ -1492,13 +1508,14 @@ function printMtlsTable(targets, opts) {
       fmt(s.p50Ms),
       fmt(s.p99Ms),
       fmt(s.cpuPct, 0),
-      fmt(s.rssMB, 1),
+      fmtInt(s.requestsPerCpuSecond),
       String(s.non2xxTotal),
       String(s.errorsTotal),
       fmtInt(m.upstreamTlsConnsPerSec),
       fmt(m.upstreamCpuPct, 0),
       t.variant === '-mtls' ? (m.vsPlaintext === null ? `- (no ${t.family} row)` : ratioCell(m.vsPlaintext)) : '-',
       t.family !== 'meshgate' || m.targetMet === null ? '-' : m.targetMet ? 'met' : 'MISSED',
+      t.variant === '-mtls' ? ratioCell(m.vsPlaintextPerCpuSecond) : '-',
       t.family === 'nginx' ? '(baseline)' : ratioCell(t.vsNginx?.requestsPerSecRatio),
     ];
   });
