@@ -446,23 +446,7 @@ function httpGet(port, urlPath = '/', timeoutMs = 1000) {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-      res.on('error', (err) => resolve({ status: 0, body: '', error: err }));
-    });
-    req.once('timeout', () => req.destroy(new Error('timeout')));
-    req.once('error', (err) => resolve({ status: 0, body: '', error: err }));
-    req.end();
-  });
-}
-
-/** One GET like httpGet, also returning one response header (lower-case name). */
-function httpGetHeader(port, urlPath, header, timeoutMs = 2000) {
-  return new Promise((resolve) => {
-    const req = http.request({ host: HOST, port, path: urlPath, agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body, header: res.headers[header] ?? null }));
+      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
       res.on('error', (err) => resolve({ status: 0, body: '', error: err }));
     });
     req.once('timeout', () => req.destroy(new Error('timeout')));
@@ -852,15 +836,16 @@ async function waitMtlsRoutes(proc, port, who) {
   await waitUntil(proc, `routed 200 on ${HANDSHAKE_PATH} over mTLS`, servesBody(port, HANDSHAKE_PATH), 15_000, { who });
   const seen = {};
   for (const [name, urlPath] of [['keepAlive', MTLS_CHECK_PATH], ['handshake', HANDSHAKE_PATH + MTLS_CHECK_PATH]]) {
-    const r = await httpGetHeader(port, urlPath, 'x-bench-mtls');
-    if (r.status !== 200 || !r.header || !/client-verify=0 client-cert=1\b/.test(r.header)) {
+    const r = await httpGet(port, urlPath, 2000);
+    const header = r.headers?.['x-bench-mtls'] ?? null;
+    if (r.status !== 200 || !header || !/client-verify=0 client-cert=1\b/.test(header)) {
       throw new StartError(
         `${who}: ${urlPath} did not come from the mTLS upstream with a verified client certificate ` +
-          `(status ${r.status}, x-bench-mtls: ${r.header ?? 'none'}${r.error ? `, ${r.error.message}` : ''})`,
+          `(status ${r.status}, x-bench-mtls: ${header ?? 'none'}${r.error ? `, ${r.error.message}` : ''})`,
         tailOf(proc),
       );
     }
-    seen[name] = r.header;
+    seen[name] = header;
   }
   return seen;
 }
