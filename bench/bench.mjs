@@ -18,8 +18,9 @@
 // neighbours on a shared host) spread evenly over all targets; the report shows medians.
 //
 // Two more kinds of rows get tables of their own. Latency (issue #5, target 3): hey at a fixed
-// 1,000 requests/s (10 keep-alive connections x 100/s) for a 1 kB body, straight to the backend
-// (`direct`) and through each proxy; the table shows what each proxy adds to direct's p50/p99.
+// 1,000 requests/s (10 keep-alive connections x 100/s) for a 1 kB body, straight to a backend
+// (`direct`: a twin of the backend, on core 0 where the proxies run) and through each proxy; the
+// table shows what each proxy adds to direct's p50/p99.
 // mTLS (target 4): the proxy's upstream is an mTLS server on core 1 (haproxy, verify required,
 // a certificate signed by meshgate's own mesh root), reached with pooled keep-alive connections
 // (-mtls, compared with the same proxy's plaintext row) or with a new TLS connection per request
@@ -611,9 +612,12 @@ async function startNginxInstance(name, dir, conf, pin) {
   });
 }
 
-/** The backend every proxy forwards to: nginx answering any path with the 200-byte body. */
-async function startBackend(pinning) {
-  const dir = makeDir('backend');
+/**
+ * The backend every proxy forwards to: nginx answering any path with the 200-byte body, and
+ * LATENCY_PATH with the 1 kB one. The `direct` row gets a twin of it (name, dir) on core 0.
+ */
+async function startBackend(pinning, { name = 'backend (nginx)', dirName = 'backend', pin = pinning ? LOAD_CORE : null } = {}) {
+  const dir = makeDir(dirName);
   const port = await freePort();
   const conf = nginxConfig(
     dir,
@@ -624,7 +628,7 @@ async function startBackend(pinning) {
     location = ${LATENCY_PATH} { default_type text/plain; return 200 "${BODY_1K}"; }
   }`,
   );
-  const proc = await startNginxInstance('backend (nginx)', dir, conf, pinning ? LOAD_CORE : null);
+  const proc = await startNginxInstance(name, dir, conf, pin);
   await waitUntil(proc, 'answer on /', servesBody(port), 10_000);
   await waitUntil(proc, `answer on ${LATENCY_PATH}`, servesBody(port, LATENCY_PATH, BODY_1K), 10_000);
   return { proc, port };
@@ -1566,8 +1570,8 @@ const FAMILIES = ['nginx', 'haproxy', 'meshgate'];
  * `server` names the proxy instance a row runs on: the -tls, -tls-handshake and -h2 rows of a
  * proxy share one process (a TLS listener offering ALPN h2 and http/1.1), so they differ only in
  * the load driving it; the -latency rows run on the plaintext rows' process, on the 1 kB path;
- * -mtls and -mtls-handshake share a process whose upstream is the mTLS upstream. `direct` (the
- * backend itself, no proxy) is the latency rows' baseline. group: what --only calls them
+ * -mtls and -mtls-handshake share a process whose upstream is the mTLS upstream. `direct` (no
+ * proxy: a twin of the backend on core 0) is the latency rows' baseline. group: what --only calls them
  * together (plain = the plaintext HTTP/1.1 rows). path: what the load asks for.
  */
 const VARIANTS = [
@@ -1683,10 +1687,14 @@ export function defineTargets(only, pinning) {
     nginx: { one: '1 worker, core 0', all: '2 workers, all cores' },
     haproxy: { one: 'nbthread 1, core 0', all: 'nbthread 2, all cores' },
     meshgate: { one: '1 process, core 0', all: '--workers 2, all cores' },
-    direct: { one: pinning ? 'the backend, core 1' : 'the backend' },
+    direct: { one: pinning ? 'backend twin, core 0' : 'backend twin' },
   };
   const starters = {
-    direct: (id, backend) => backend,
+    // `direct` is the backend's twin where the proxies run (core 0): hey (core 1) talks to a
+    // server on the other core, as it does through a proxy. With the backend itself, on hey's
+    // core, hey's bursts and nginx's answers would take turns on one core (measured: a higher
+    // p50 straight to the backend than through meshgate).
+    direct: (id) => startBackend(pinning, { name: 'direct (nginx, backend twin)', dirName: 'direct', pin }),
     nginx: (id, backend, all, o) =>
       o.upstream === 'mtls'
         ? startNginxMtlsProxy(id, { pin: all ? null : pin, ...o })
@@ -1858,7 +1866,6 @@ async function startTargets(targets, servers, backend) {
 
 /** A server none of whose rows can be measured must not eat CPU while the others are measured. */
 async function stopIfUnused(server) {
-  if (server.family === 'direct') return; // the backend: every row needs it
   if (server.proc && !server.proc.exited && !server.rows.some((t) => t.status === 'ok')) await stopProcess(server.proc);
 }
 

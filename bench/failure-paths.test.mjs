@@ -61,7 +61,7 @@ test('a meshgate that cannot start fails its latency and mTLS rows; direct is st
   try {
     const standIn = path.join(tmp, 'meshgate-stand-in.mjs');
     fs.writeFileSync(standIn, "console.error('stand-in: refusing to start'); process.exit(3);\n");
-    // one second of hey against the backend (direct): the only load this test generates
+    // one second of hey against direct (the backend's twin): the only load this test generates
     const r = runBench(['--quick', '--warmup', '0', '--latency-duration', '1', '--only', 'meshgate-latency,meshgate-mtls'], {
       MESHGATE_BIN: standIn,
       TMPDIR: tmp,
@@ -69,7 +69,7 @@ test('a meshgate that cannot start fails its latency and mTLS rows; direct is st
     assert.equal(r.status, 1, r.stdout + r.stderr);
     // the plaintext row comes along as meshgate-mtls's baseline, direct as meshgate-latency's
     assert.match(r.stdout, /^meshgate +1 process, core 0 +FAILED: meshgate exited with code 3/m);
-    assert.match(r.stdout, /^direct +the backend(, core 1)? +[\d,]+ +\d/m);
+    assert.match(r.stdout, /^direct +backend twin(, core 0)? +[\d,]+ +\d/m);
     assert.match(r.stdout, /^meshgate-latency +1 process, core 0 +FAILED: meshgate exited with code 3/m);
     assert.match(r.stdout, /^meshgate-mtls +1 process, core 0 +FAILED: meshgate-mtls exited with code 3 before 200 on admin \/ready$/m);
     assert.match(r.stderr, /meshgate, meshgate-latency, meshgate-mtls failed; exit code 1/);
