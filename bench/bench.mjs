@@ -3,7 +3,8 @@
 //
 // Run with `npm run bench` (installs nginx/haproxy/wrk/h2load/openssl if missing and builds
 // meshgate first), or directly:
-//   node bench/bench.mjs [--quick] [--rounds N] [--duration S] [--tls-h2-duration S] [--json FILE] [--only LIST]
+//   node bench/bench.mjs [--quick] [--rounds N] [--duration S] [--tls-h2-duration S]
+//                        [--latency-duration S] [--mtls-duration S] [--json FILE] [--only LIST]
 //
 // Method (see docs/performance.md): a fast nginx backend serves a fixed 200-byte body; each proxy
 // forwards to it over plaintext HTTP/1.1; wrk drives 64 keep-alive connections. The backend and
@@ -16,9 +17,19 @@
 // round measures every target once, in a rotated order, so slow drifts of the machine (thermal,
 // neighbours on a shared host) spread evenly over all targets; the report shows medians.
 //
+// Two more kinds of rows get tables of their own. Latency (issue #5, target 3): hey at a fixed
+// 1,000 requests/s (10 keep-alive connections x 100/s) for a 1 kB body, straight to a backend
+// (`direct`: a twin of the backend, on core 0 where the proxies run) and through each proxy; the
+// table shows what each proxy adds to direct's p50/p99.
+// mTLS (target 4): the proxy's upstream is an mTLS server on core 1 (haproxy, verify required,
+// a certificate signed by meshgate's own mesh root), reached with pooled keep-alive connections
+// (-mtls, compared with the same proxy's plaintext row) or with a new TLS connection per request
+// (-mtls-handshake: the upstream closes each connection; its stats count the handshakes).
+//
 // Only node: built-ins: the bench must run on a fresh checkout without extra npm packages.
 
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -62,6 +73,29 @@ const TLS13_CIPHERS = 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_A
 const NGINX_H2_UPSTREAM_KEEPALIVE = 1024;
 // A fixed 200-byte body: small enough that the proxy's per-request cost dominates, not copying.
 const BODY = 'meshgate-bench:' + 'x'.repeat(200 - 'meshgate-bench:'.length);
+// The latency rows (issue #5, target 3): a 1 kB (1,024-byte) body on its own backend path, at a
+// fixed 1,000 requests/s from hey: 10 workers (one keep-alive connection each) x 100 requests/s.
+const HEY = '/usr/bin/hey'; // Debian package hey
+const LATENCY_PATH = '/1k';
+const BODY_1K = 'meshgate-bench-1k:' + 'y'.repeat(1024 - 'meshgate-bench-1k:'.length);
+const HEY_WORKERS = 10;
+const HEY_QPS_PER_WORKER = 100;
+const LATENCY_RATE = HEY_WORKERS * HEY_QPS_PER_WORKER;
+// A run that delivered less than this share of the fixed rate did not hold it: flagged in the table.
+const LATENCY_RATE_HELD = 0.95;
+const LATENCY_TARGET_MS = 0.5; // meshgate's p99 at most this much above going to the backend directly
+// The mTLS rows (issue #5, target 4): the proxy's upstream is an mTLS server on core 1 (haproxy,
+// see startMtlsUpstream), reached with pooled keep-alive connections ('-mtls') or with a new TLS
+// connection per request ('-mtls-handshake', on a path whose upstream closes every connection).
+const MTLS_RATIO_TARGET = 0.8; // meshgate-mtls req/s over meshgate's plaintext req/s
+const HANDSHAKE_PATH = '/handshake';
+// The mTLS upstream answers this path (under / and /handshake) with what its TLS session was.
+const MTLS_CHECK_PATH = '/mtls-check';
+const MTLS_SERVER_ID = 'spiffe://cluster.local/ns/default/sa/bench-backend';
+// nginx checks an upstream certificate's name against DNS names only (mesh certificates have
+// none), so the bench's mTLS server certificate carries this one too, for nginx-mtls alone.
+const MTLS_SERVER_DNS = 'bench-backend.default.svc.cluster.local';
+const NGINX_CLIENT_ID = 'spiffe://cluster.local/ns/gloo-system/sa/bench-nginx';
 const STOP_GRACE_MS = 3000;
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +235,55 @@ export function h2RunFailure(r, expected) {
   return null;
 }
 
+/**
+ * Parses the summary hey (0.1.4, Debian) prints. Throws without its "Total:" line. hey prints
+ * times in seconds with 4 decimals (0.1 ms steps); its "Requests/sec" counts failed requests
+ * too, so the rate here is responses (any status) per second, and failed requests (connection
+ * errors, timeouts) are the errors. Percentiles cover every response, whatever its status, as
+ * wrk's do; hey prints none when no response arrived.
+ */
+export function parseHey(text) {
+  const total = text.match(/^\s*Total:\s+([\d.]+) secs/m);
+  if (!total) throw new Error('hey output has no "Total: ... secs" line:\n' + text);
+  const elapsedS = Number(total[1]);
+  const latency = (pct) => {
+    const m = text.match(new RegExp(`^\\s*${pct}% in ([\\d.]+) secs`, 'm'));
+    return m ? Number((Number(m[1]) * 1000).toFixed(1)) : null; // 0.1 ms steps, no float noise
+  };
+  const status = {};
+  for (const m of text.matchAll(/^\s*\[(\d{3})\]\s+(\d+) responses/gm)) status[m[1]] = Number(m[2]);
+  const responses = Object.values(status).reduce((a, b) => a + b, 0);
+  const errors = [];
+  const errSection = text.split(/^Error distribution:\s*$/m)[1] ?? '';
+  for (const m of errSection.matchAll(/^\s*\[(\d+)\]\s+(.*\S)\s*$/gm)) errors.push({ count: Number(m[1]), error: m[2] });
+  const errorsTotal = errors.reduce((a, e) => a + e.count, 0);
+  return {
+    requestsPerSec: elapsedS > 0 ? responses / elapsedS : 0,
+    heyRequestsPerSec: Number(text.match(/^\s*Requests\/sec:\s+([\d.]+)/m)?.[1] ?? NaN),
+    elapsedS,
+    requests: responses,
+    p50Ms: latency(50),
+    p99Ms: latency(99),
+    status,
+    non2xx: Object.entries(status).filter(([code]) => !code.startsWith('2')).reduce((a, [, n]) => a + n, 0),
+    errors,
+    errorsTotal,
+  };
+}
+
+/**
+ * Parses haproxy's `show info` (from its stats socket) into name -> value (numbers where they
+ * are numbers): the bench reads CumSslConns from the mTLS upstream to count TLS handshakes.
+ */
+export function parseHaproxyInfo(text) {
+  const info = {};
+  for (const line of text.split('\n')) {
+    const m = line.match(/^([^:]+):\s*(.*)$/);
+    if (m) info[m[1]] = /^-?\d+(\.\d+)?$/.test(m[2]) ? Number(m[2]) : m[2];
+  }
+  return info;
+}
+
 /** Median of the finite numbers in a list; null if there are none. */
 export function median(values) {
   const xs = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
@@ -221,6 +304,7 @@ export function rotate(list, n) {
 
 const children = new Set();
 let tmpRoot = null;
+let benchLoadCore = null; // LOAD_CORE when pinning, else null; set by main()
 let tlsCert = null; // { certFile, keyFile, pemFile, certPem, keyPem }, made by makeCertificate()
 
 class StartError extends Error {
@@ -363,7 +447,7 @@ function httpGet(port, urlPath = '/', timeoutMs = 1000) {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('end', () => resolve({ status: res.statusCode, body, headers: res.headers }));
       res.on('error', (err) => resolve({ status: 0, body: '', error: err }));
     });
     req.once('timeout', () => req.destroy(new Error('timeout')));
@@ -432,8 +516,8 @@ const PROBE_HINTS = {
   ECONNREFUSED: 'nothing listens there',
 };
 
-/** Why a probe's answer is not the backend's body: a short, one-line reason for error messages. */
-function probeFailure(res) {
+/** Why a probe's answer is not the expected body: a short, one-line reason for error messages. */
+function probeFailure(res, body = BODY) {
   if (res.error) {
     // An HTTP/2 stream cancelled because its TLS session failed: the TLS error is the news.
     const e = res.error.cause ?? res.error;
@@ -442,12 +526,12 @@ function probeFailure(res) {
     return `${e.code ? `${e.code}: ` : ''}${what}${hint ? ` (${hint})` : ''}`;
   }
   if (res.status !== 200) return `status ${res.status}`;
-  if (res.body !== BODY) return `unexpected body (${res.body.length} bytes)`;
+  if (res.body !== body) return `unexpected body (${res.body.length} bytes)`;
   return null;
 }
 
 // Checks for waitUntil: true once / serves the backend's body, else the reason why not.
-const servesBody = (port) => async () => probeFailure(await httpGet(port, '/')) ?? true;
+const servesBody = (port, urlPath = '/', body = BODY) => async () => probeFailure(await httpGet(port, urlPath), body) ?? true;
 const servesBodyTls = (port, onTls) => async () => {
   const res = await httpsGet(port, '/');
   const why = probeFailure(res);
@@ -528,9 +612,12 @@ async function startNginxInstance(name, dir, conf, pin) {
   });
 }
 
-/** The backend every proxy forwards to: nginx answering any path with the 200-byte body. */
-async function startBackend(pinning) {
-  const dir = makeDir('backend');
+/**
+ * The backend every proxy forwards to: nginx answering any path with the 200-byte body, and
+ * LATENCY_PATH with the 1 kB one. The `direct` row gets a twin of it (name, dir) on core 0.
+ */
+async function startBackend(pinning, { name = 'backend (nginx)', dirName = 'backend', pin = pinning ? LOAD_CORE : null } = {}) {
+  const dir = makeDir(dirName);
   const port = await freePort();
   const conf = nginxConfig(
     dir,
@@ -538,10 +625,12 @@ async function startBackend(pinning) {
     `  server {
     listen ${HOST}:${port};
     location / { default_type text/plain; return 200 "${BODY}"; }
+    location = ${LATENCY_PATH} { default_type text/plain; return 200 "${BODY_1K}"; }
   }`,
   );
-  const proc = await startNginxInstance('backend (nginx)', dir, conf, pinning ? LOAD_CORE : null);
+  const proc = await startNginxInstance(name, dir, conf, pin);
   await waitUntil(proc, 'answer on /', servesBody(port), 10_000);
+  await waitUntil(proc, `answer on ${LATENCY_PATH}`, servesBody(port, LATENCY_PATH, BODY_1K), 10_000);
   return { proc, port };
 }
 
@@ -570,6 +659,245 @@ async function makeCertificate() {
   return { certFile, keyFile, pemFile, certPem, keyPem };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The mTLS upstream of the -mtls rows
+
+/** openssl with its output collected; throws with that output (openssl never prints keys). */
+async function openssl(args, what) {
+  const res = await runCommand(OPENSSL, args, { timeoutMs: 15_000 });
+  if (res.error || res.code !== 0) {
+    throw new Error(`openssl could not ${what} (${res.error?.message ?? `exit ${res.code ?? res.signal}`}):\n${res.stdout}${res.stderr}`);
+  }
+}
+
+/**
+ * A mesh root made by the bench (ECDSA P-256, like meshgate's), used only when meshgate's own CA
+ * is not there to sign with: meshgate-mtls not selected (`--only nginx-mtls`) or not started.
+ */
+async function makeBenchRoot() {
+  const dir = makeDir('bench-root');
+  const certFile = path.join(dir, 'root-cert.pem');
+  const keyFile = path.join(dir, 'root-key.pem');
+  await openssl([
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/O=cluster.local',
+  ], 'make the bench root');
+  return { certFile, keyFile, source: 'a root made by the bench (meshgate-mtls did not run, so there was no meshgate CA to sign with)' };
+}
+
+/**
+ * A leaf certificate as the mesh CA issues them (ECDSA P-256, empty subject, critical SAN,
+ * serverAuth + clientAuth, 2 days), its key made here, signed by root with openssl. The root's
+ * key is only read by openssl, where it lies; it is never copied or printed.
+ */
+async function signLeaf(root, dir, name, san) {
+  const keyFile = path.join(dir, `${name}-key.pem`);
+  const csrFile = path.join(dir, `${name}.csr`);
+  const certFile = path.join(dir, `${name}-cert.pem`);
+  const extFile = path.join(dir, `${name}.ext`);
+  fs.writeFileSync(extFile, [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth,clientAuth',
+    `subjectAltName=critical,${san}`,
+  ].join('\n') + '\n');
+  await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', keyFile, '-out', csrFile, '-subj', '/'], `make the ${name} key`);
+  // -set_serial: no serial file is written next to the root (in meshgate's data dir)
+  await openssl(['x509', '-req', '-in', csrFile, '-CA', root.certFile, '-CAkey', root.keyFile,
+    '-set_serial', `0x${crypto.randomBytes(8).toString('hex')}`, '-days', '2', '-extfile', extFile, '-out', certFile],
+  `sign the ${name} certificate`);
+  return { certFile, keyFile };
+}
+
+let mtlsUpstreamPromise = null;
+
+/**
+ * The mTLS upstream, started once and shared by nginx-mtls and meshgate-mtls. meshgate-mtls
+ * passes meshgate's own root (its data dir's ca/) and is started first, so that both proxies
+ * reach one upstream that trusts the mesh root; nginx-mtls passes null and takes whatever root
+ * the upstream has (a bench-made one when meshgate-mtls did not start it). A failed start is
+ * forgotten, so the next caller tries again.
+ */
+function ensureMtlsUpstream(meshRoot) {
+  if (!mtlsUpstreamPromise) {
+    mtlsUpstreamPromise = (async () => startMtlsUpstream(meshRoot ?? (await makeBenchRoot())))();
+    mtlsUpstreamPromise.catch(() => (mtlsUpstreamPromise = null));
+  }
+  return mtlsUpstreamPromise.then((up) => {
+    if (meshRoot && up.root.certFile !== meshRoot.certFile) {
+      throw new Error(`the mTLS upstream already trusts ${up.root.source}, not ${meshRoot.source}`);
+    }
+    return up;
+  });
+}
+
+/**
+ * The upstream of the -mtls rows, on core 1 with the backend and the load generator: haproxy
+ * terminating mTLS (`verify required` against the mesh root; its certificate has the URI SAN
+ * spiffe://cluster.local/ns/default/sa/bench-backend) and answering the 200-byte body itself, so
+ * that the rows differ from the plaintext ones only by the TLS between proxy and upstream (and
+ * core 1 carries no extra hop). Two listeners: one keeps connections alive (the -mtls rows), one
+ * closes each connection after its response (`option httpclose`: the -mtls-handshake rows, where
+ * every request needs a new TLS connection). It is haproxy and not nginx because nginx (since
+ * 1.21.4) refuses a TLS handshake whose ALPN list has no protocol it knows, and the sslConfig
+ * of `meshgate istio enable-mtls` offers only `istio`, as glooctl's does; haproxy, like a real
+ * sidecar, completes the handshake (here without ALPN, which is then HTTP/1.1). Its stats
+ * socket's CumSslConns counts the TLS connections (handshakes) it accepted.
+ */
+async function startMtlsUpstream(root) {
+  const dir = makeDir('mtls-upstream');
+  const server = await signLeaf(root, dir, 'server', `URI:${MTLS_SERVER_ID},DNS:${MTLS_SERVER_DNS}`);
+  const nginxClient = await signLeaf(root, dir, 'nginx-client', `URI:${NGINX_CLIENT_ID}`);
+  const pemFile = path.join(dir, 'server-cert+key.pem');
+  fs.writeFileSync(pemFile, fs.readFileSync(server.certFile, 'utf8') + fs.readFileSync(server.keyFile, 'utf8'), { mode: 0o600 });
+  const [keepAlivePort, closePort] = [await freePort(), await freePort()];
+  const statsSocket = path.join(dir, 'stats.sock');
+  const bind = (port) => `bind ${HOST}:${port} ssl crt ${pemFile} ca-file ${root.certFile} verify required`;
+  // What the TLS session of this connection was, on MTLS_CHECK_PATH only: the bench's probe
+  // through each proxy reads it; measured requests get the plain body.
+  const answer = `  http-request return status 200 content-type text/plain hdr x-bench-mtls "%[ssl_fc_protocol] %[ssl_fc_cipher] client-verify=%[ssl_c_verify] client-cert=%[ssl_c_used] resumed=%[ssl_fc_is_resumed]" string "${BODY}" if { path_end ${MTLS_CHECK_PATH} }
+  http-request return status 200 content-type text/plain string "${BODY}"`;
+  const cfg = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(cfg, `global
+  nbthread 1
+  maxconn 4096
+  stats socket ${statsSocket} mode 600 level user
+
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  timeout http-keep-alive 30s
+
+frontend mtls_keepalive
+  ${bind(keepAlivePort)}
+${answer}
+
+frontend mtls_close
+  ${bind(closePort)}
+  option httpclose
+${answer}
+`);
+  const proc = startProcess('mTLS upstream (haproxy)', HAPROXY, ['-f', cfg, '-db'], { pin: benchLoadCore, logFile: path.join(dir, 'output.log') });
+  const clientTls = {
+    ca: fs.readFileSync(root.certFile, 'utf8'),
+    cert: fs.readFileSync(nginxClient.certFile, 'utf8'),
+    key: fs.readFileSync(nginxClient.keyFile, 'utf8'),
+    servername: MTLS_SERVER_DNS,
+    checkServerIdentity: () => undefined, // the chain is checked; the name is a URI SAN
+  };
+  try {
+    for (const port of [keepAlivePort, closePort]) {
+      await waitUntil(proc, `mTLS answer on ${port}`, async () => probeFailure(await mtlsGet(port, clientTls)) ?? true, 10_000);
+    }
+  } catch (err) {
+    await stopProcess(proc);
+    throw annotate(err, 'mTLS upstream');
+  }
+  log(`mTLS upstream (haproxy) ready on ${HOST}:${keepAlivePort} (keep-alive) and ${HOST}:${closePort} (closes every connection); mesh root: ${root.source}`);
+  return { proc, keepAlivePort, closePort, statsSocket, root, nginxClient };
+}
+
+/** One GET over mTLS (the bench's readiness probe of the mTLS upstream). */
+function mtlsGet(port, tlsOptions, timeoutMs = 2000) {
+  return new Promise((resolve) => {
+    const req = https.request({ host: HOST, port, path: '/', agent: false, timeout: timeoutMs, ...tlsOptions }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+      res.on('error', (err) => resolve({ status: 0, body: '', error: err }));
+    });
+    req.once('timeout', () => req.destroy(new Error('timeout')));
+    req.once('error', (err) => resolve({ status: 0, body: '', error: err }));
+    req.end();
+  });
+}
+
+/** haproxy's `show info` over its stats socket, parsed. */
+function haproxyInfo(socketPath, timeoutMs = 2000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`no answer from ${socketPath}`)));
+    sock.on('data', (d) => (text += d));
+    sock.on('end', () => resolve(parseHaproxyInfo(text)));
+    sock.on('error', reject);
+    sock.end('show info\n');
+  });
+}
+
+/**
+ * Waits until a proxy serves / and HANDSHAKE_PATH from the mTLS upstream, then asks both
+ * routes for MTLS_CHECK_PATH: the upstream's x-bench-mtls header says which TLS the proxy's
+ * connection used and that the proxy's client certificate was verified. Returns those strings.
+ */
+async function waitMtlsRoutes(proc, port, who) {
+  await waitUntil(proc, 'routed 200 on / over mTLS', servesBody(port, '/'), 15_000, { who });
+  await waitUntil(proc, `routed 200 on ${HANDSHAKE_PATH} over mTLS`, servesBody(port, HANDSHAKE_PATH), 15_000, { who });
+  const seen = {};
+  for (const [name, urlPath] of [['keepAlive', MTLS_CHECK_PATH], ['handshake', HANDSHAKE_PATH + MTLS_CHECK_PATH]]) {
+    const r = await httpGet(port, urlPath, 2000);
+    const header = r.headers?.['x-bench-mtls'] ?? null;
+    if (r.status !== 200 || !header || !/client-verify=0 client-cert=1\b/.test(header)) {
+      throw new StartError(
+        `${who}: ${urlPath} did not come from the mTLS upstream with a verified client certificate ` +
+          `(status ${r.status}, x-bench-mtls: ${header ?? 'none'}${r.error ? `, ${r.error.message}` : ''})`,
+        tailOf(proc),
+      );
+    }
+    seen[name] = header;
+  }
+  return seen;
+}
+
+/**
+ * nginx as a reverse proxy to the mTLS upstream (for context next to meshgate-mtls): client
+ * certificate signed by the same mesh root, upstream chain verified against that root and its
+ * name against the certificate's DNS SAN (nginx cannot check a URI SAN), keep-alive pool of 64
+ * on /, and on HANDSHAKE_PATH the closing listener with session reuse off, so that every request
+ * pays a full handshake there as meshgate's does (Node offers no session to resume).
+ * nginx 1.22 proxies with TLSv1 to TLSv1.2 unless told otherwise: TLSv1.3 like meshgate.
+ */
+async function startNginxMtlsProxy(id, { pin, onUpstreamTls }) {
+  const up = await ensureMtlsUpstream(null);
+  const dir = makeDir(id);
+  const port = await freePort();
+  const conf = nginxConfig(
+    dir,
+    1,
+    `  upstream mtls_keepalive {
+    server ${HOST}:${up.keepAlivePort};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  upstream mtls_close {
+    server ${HOST}:${up.closePort};
+  }
+  server {
+    listen ${HOST}:${port};
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_ssl_certificate ${up.nginxClient.certFile};
+    proxy_ssl_certificate_key ${up.nginxClient.keyFile};
+    proxy_ssl_trusted_certificate ${up.root.certFile};
+    proxy_ssl_verify on;
+    proxy_ssl_verify_depth 2;
+    proxy_ssl_name ${MTLS_SERVER_DNS};
+    proxy_ssl_server_name on;
+    proxy_ssl_protocols TLSv1.2 TLSv1.3;
+    location / { proxy_pass https://mtls_keepalive; }
+    location ${HANDSHAKE_PATH} { proxy_pass https://mtls_close; proxy_ssl_session_reuse off; }
+  }`,
+  );
+  const proc = await startNginxInstance(id, dir, conf, pin);
+  onUpstreamTls?.(await waitMtlsRoutes(proc, port, id));
+  return { proc, port };
+}
+
 /**
  * The readiness check of a proxy listening with `listener` on `port`. A proxy listens with
  * 'http' (plaintext HTTP/1.1), 'tls' (TLS offering ALPN h2 and http/1.1, so it serves wrk's
@@ -588,15 +916,16 @@ async function startNginxProxy(id, backendPort, { workers, pin, listener = 'http
   const port = await freePort();
   // nginx 1.22 (Debian 12) takes "http2" as a listen parameter (the "http2 on;" directive came in
   // 1.25.1); "listen ... http2" without ssl speaks h2c with prior knowledge only.
+  // Functions, so that the TLS one (which needs the certificate) is only built when used.
   const listen = {
-    http: `listen ${HOST}:${port};`,
-    tls: `listen ${HOST}:${port} ssl http2;
+    http: () => `listen ${HOST}:${port};`,
+    tls: () => `listen ${HOST}:${port} ssl http2;
     ssl_certificate ${tlsCert.certFile};
     ssl_certificate_key ${tlsCert.keyFile};
     # nginx before 1.23.4 enables only TLSv1-TLSv1.2 unless told otherwise.
     ssl_protocols TLSv1.2 TLSv1.3;`,
-    h2c: `listen ${HOST}:${port} http2;`,
-  }[listener];
+    h2c: () => `listen ${HOST}:${port} http2;`,
+  }[listener]();
   const conf = nginxConfig(
     dir,
     workers,
@@ -639,7 +968,7 @@ defaults
   http-reuse always
 
 frontend bench
-  bind ${HOST}:${port}${{ http: '', tls: ` ssl crt ${tlsCert.pemFile} alpn h2,http/1.1`, h2c: ' proto h2' }[listener]}
+  bind ${HOST}:${port}${{ http: () => '', tls: () => ` ssl crt ${tlsCert.pemFile} alpn h2,http/1.1`, h2c: () => ' proto h2' }[listener]()}
   default_backend bench_backend
 
 backend bench_backend
@@ -694,6 +1023,51 @@ ${sslConfig}  virtualHost:
 `;
 }
 
+/**
+ * What meshgate-mtls applies: two static Upstreams, one per listener of the mTLS upstream, and a
+ * VirtualService routing HANDSHAKE_PATH to the closing one and / to the keep-alive one. They are
+ * applied in plaintext; `meshgate istio enable-mtls` then gives each the Istio sslConfig.
+ */
+function meshgateMtlsRouteYaml(keepAlivePort, closePort) {
+  const upstream = (name, port) => `apiVersion: gloo.solo.io/v1
+kind: Upstream
+metadata: {name: ${name}, namespace: gloo-system}
+spec:
+  static:
+    hosts: [{addr: ${HOST}, port: ${port}}]
+---
+`;
+  return `${upstream('bench-mtls', keepAlivePort)}${upstream('bench-mtls-handshake', closePort)}apiVersion: gateway.solo.io/v1
+kind: VirtualService
+metadata: {name: bench, namespace: gloo-system}
+spec:
+  virtualHost:
+    domains: ['*']
+    routes:
+    - matchers: [{prefix: ${HANDSHAKE_PATH}}]
+      routeAction: {single: {upstream: {name: bench-mtls-handshake, namespace: gloo-system}}}
+    - matchers: [{prefix: /}]
+      routeAction: {single: {upstream: {name: bench-mtls, namespace: gloo-system}}}
+`;
+}
+
+/** Runs a meshgate CLI command against a running meshgate; throws with its output if it fails. */
+async function meshgateCli(proc, controlPort, args) {
+  const res = await runCommand(
+    process.execPath,
+    [MESHGATE_BIN, ...args, '--control-plane', `http://${HOST}:${controlPort}`],
+    { timeoutMs: 30_000 },
+  );
+  if (res.error || res.code !== 0) {
+    const out = (res.stdout + res.stderr).trim().slice(-3000);
+    throw new StartError(
+      `"meshgate ${args.slice(0, 2).join(' ')}" failed (${res.error?.message ?? `exit ${res.code ?? res.signal}`})`,
+      `--- meshgate ${args[0]} output ---\n${out}\n${tailOf(proc)}`,
+    );
+  }
+  return res.stdout.trim();
+}
+
 /** Does `meshgate up --help` offer --workers? Decides whether the all-cores variant can run. */
 async function meshgateHasWorkersFlag() {
   if (!fs.existsSync(MESHGATE_BIN)) return false;
@@ -709,7 +1083,7 @@ async function meshgateHasWorkersFlag() {
  * plaintext --http-port listener, where meshgate is to accept h2c with prior knowledge next to
  * HTTP/1.1: its readiness is checked over HTTP/1.1 there, and HTTP/2 by the row's own check.
  */
-async function startMeshgate(id, backendPort, { workers, pin, listener = 'http', onTls }) {
+async function startMeshgate(id, backendPort, { workers, pin, listener = 'http', upstream = 'backend', onTls, onUpstreamTls }) {
   if (!fs.existsSync(MESHGATE_BIN)) {
     throw new StartError(`${path.relative(REPO, MESHGATE_BIN)} not found (is the CLI written and built?)`);
   }
@@ -731,19 +1105,30 @@ async function startMeshgate(id, backendPort, { workers, pin, listener = 'http',
     await waitUntil(proc, '200 on admin /ready', async () => (await httpGet(adminPort, '/ready')).status === 200, 30_000);
 
     const routeFile = path.join(dir, 'route.yaml');
-    fs.writeFileSync(routeFile, meshgateRouteYaml(backendPort, { tls: listener === 'tls' }), { mode: 0o600 });
-    const applied = await runCommand(
-      process.execPath,
-      [MESHGATE_BIN, 'apply', '-f', routeFile, '--control-plane', `http://${HOST}:${controlPort}`],
-      { timeoutMs: 30_000 },
-    );
-    if (applied.error || applied.code !== 0) {
-      const out = (applied.stdout + applied.stderr).trim().slice(-3000);
-      throw new StartError(
-        `"meshgate apply" failed (${applied.error?.message ?? `exit ${applied.code ?? applied.signal}`})`,
-        `--- meshgate apply output ---\n${out}\n${tailOf(proc)}`,
-      );
+    if (upstream === 'mtls') {
+      // The gateway's mesh identity comes from the CA that `meshgate up` creates in its data dir
+      // (docs/mesh.md); the mTLS upstream gets a certificate signed by that root, read in place.
+      const ca = path.join(dir, 'data', 'ca');
+      const root = {
+        certFile: path.join(ca, 'root-cert.pem'),
+        keyFile: path.join(ca, 'root-key.pem'),
+        source: `meshgate's CA (${id}'s data dir, ca/root-cert.pem and ca/root-key.pem)`,
+      };
+      for (const f of [root.certFile, root.keyFile]) {
+        if (!fs.existsSync(f)) throw new StartError(`${id}: ${f} not found once meshgate was ready (where is the mesh root?)`, tailOf(proc));
+      }
+      const up = await ensureMtlsUpstream(root);
+      fs.writeFileSync(routeFile, meshgateMtlsRouteYaml(up.keepAlivePort, up.closePort), { mode: 0o600 });
+      await meshgateCli(proc, controlPort, ['apply', '-f', routeFile]);
+      // As a user does it: the sslConfig glooctl writes, with Istio's SDS names.
+      for (const name of ['bench-mtls', 'bench-mtls-handshake']) {
+        log(`${id}: ${await meshgateCli(proc, controlPort, ['istio', 'enable-mtls', '--upstream', name])}`);
+      }
+      onUpstreamTls?.(await waitMtlsRoutes(proc, httpPort, id));
+      return { proc, port: httpPort };
     }
+    fs.writeFileSync(routeFile, meshgateRouteYaml(backendPort, { tls: listener === 'tls' }), { mode: 0o600 });
+    await meshgateCli(proc, controlPort, ['apply', '-f', routeFile]);
     if (listener === 'tls') {
       await waitUntil(proc, 'routed 200 on / over TLS', servesBodyTls(httpsPort, onTls), 15_000);
     } else {
@@ -770,6 +1155,22 @@ async function runWrk(url, seconds, pin, extraArgs = []) {
     throw new Error(`wrk failed (${res.error?.message ?? `exit ${res.code ?? res.signal}`}):\n${res.stdout}${res.stderr}`);
   }
   return { ...parseWrk(res.stdout), raw: res.stdout };
+}
+
+/**
+ * One hey run at the fixed rate: HEY_WORKERS workers, each with one keep-alive connection and
+ * HEY_QPS_PER_WORKER requests/s (each worker waits for its response before its next tick; a tick
+ * missed while waiting is dropped, so a slow server shows as a rate below LATENCY_RATE, which the
+ * table flags). -cpus 1: hey's Go runtime gets one thread, as it has one core (core 1). No
+ * compression asked, so no server compresses the body.
+ */
+async function runHey(url, seconds, pin) {
+  const args = ['-z', `${seconds}s`, '-c', String(HEY_WORKERS), '-q', String(HEY_QPS_PER_WORKER), '-cpus', '1', '-disable-compression', url];
+  const res = await runCommand(HEY, args, { pin, timeoutMs: (seconds + 30) * 1000 });
+  if (res.error || res.code !== 0) {
+    throw new Error(`hey failed (${res.error?.message ?? `exit ${res.code ?? res.signal}`}):\n${res.stdout}${res.stderr}`);
+  }
+  return { ...parseHey(res.stdout), raw: res.stdout };
 }
 
 // h2load's per-request log goes to tmpfs when there is one: several MB per run that should not
@@ -901,6 +1302,9 @@ function summarize(targets) {
       p99Ms: median(runs.map((r) => r.p99Ms)),
       rssMB: median(runs.map((r) => r.rssMB)),
       cpuPct: median(runs.map((r) => r.cpuPct)),
+      // requests per second of the proxy's own CPU time: what it would do with a whole core to
+      // itself, whoever else was the limit (the mTLS table shows it)
+      requestsPerCpuSecond: median(runs.map((r) => (r.cpuPct > 0 ? r.requestsPerSec / (r.cpuPct / 100) : null))),
       non2xxTotal: runs.reduce((a, r) => a + r.non2xx, 0),
       errorsTotal: runs.reduce((a, r) => a + r.errorsTotal, 0),
     };
@@ -918,14 +1322,98 @@ function summarize(targets) {
       p99Ratio: ratio(t.summary.p99Ms, base.summary.p99Ms),
     };
   }
+  summarizeLatency(targets, byId.get('direct'));
+  summarizeMtls(targets, byId);
 }
 
+/**
+ * The latency rows against `direct`: the latency a proxy adds is, per round, its p50 (p99) minus
+ * direct's p50 (p99) in the same round, and the median of that over the rounds (pairing by round
+ * keeps a slow drift of the machine out of the difference). hey prints times in 0.1 ms steps, so
+ * each difference is good to about 0.1 ms.
+ */
+export function latencyAdded(runs, directRuns) {
+  const diffs = (key) => runs.map((r) => {
+    const d = directRuns.find((x) => x.round === r.round);
+    return d && r[key] !== null && d[key] !== null ? Number((r[key] - d[key]).toFixed(4)) : null;
+  });
+  const p99AddedMs = median(diffs('p99Ms'));
+  return {
+    p50AddedMs: median(diffs('p50Ms')),
+    p99AddedMs,
+    targetMs: LATENCY_TARGET_MS,
+    targetMet: p99AddedMs === null ? null : p99AddedMs <= LATENCY_TARGET_MS,
+  };
+}
+
+function summarizeLatency(targets, direct) {
+  for (const t of targets.filter((x) => x.group === 'latency')) {
+    const runs = t.runs;
+    t.latency = {
+      rateRequested: LATENCY_RATE,
+      runsHoldingRate: runs.filter((r) => r.rateHeld).length,
+      ...(t.family !== 'direct' && direct?.runs.length ? latencyAdded(runs, direct.runs) : {}),
+    };
+  }
+}
+
+/**
+ * The mTLS rows: the upstream's new TLS connections per second (handshakes), and for -mtls the
+ * ratio of requests/s to the same proxy's plaintext row (target 4: meshgate's at least 0.8).
+ */
+function summarizeMtls(targets, byId) {
+  for (const t of targets.filter((x) => x.group === 'mtls')) {
+    const plain = t.variant === '-mtls' ? byId.get(t.family) : null;
+    const measuredBoth = plain?.summary?.runs && t.summary.runs;
+    const r = measuredBoth && plain.summary.requestsPerSec ? t.summary.requestsPerSec / plain.summary.requestsPerSec : null;
+    const perCpu = measuredBoth && plain.summary.requestsPerCpuSecond && t.summary.requestsPerCpuSecond !== null
+      ? t.summary.requestsPerCpuSecond / plain.summary.requestsPerCpuSecond
+      : null;
+    t.mtls = {
+      upstreamTlsConnsPerSec: median(t.runs.map((x) => x.upstreamTlsConnsPerSec)),
+      upstreamTlsConnsTotal: t.runs.reduce((a, x) => a + (x.upstreamTlsConns ?? 0), 0),
+      upstreamCpuPct: median(t.runs.map((x) => x.upstreamCpuPct)),
+      plaintextBaseline: plain ? plain.id : null,
+      vsPlaintext: r,
+      vsPlaintextPerCpuSecond: perCpu,
+      targetRatio: t.variant === '-mtls' ? MTLS_RATIO_TARGET : null,
+      targetMet: t.variant === '-mtls' && r !== null ? r >= MTLS_RATIO_TARGET : null,
+      upstreamTls: t.server.upstreamTls?.[t.variant === '-mtls' ? 'keepAlive' : 'handshake'] ?? null,
+    };
+  }
+}
+
+/** A failed or unmeasured row: id, setup and the reason, spanning the other columns. */
+function failedRow(t) {
+  return [t.id, t.setup, `${t.status.toUpperCase()}: ${(t.error ?? 'no runs').split('\n')[0]}`];
+}
+const measured = (t) => t.status === 'ok' && t.summary?.runs;
+const ratioCell = (v) => (v === null || v === undefined ? '-' : `${fmt(v)}x`);
+
+/**
+ * Prints rows under a header, first two columns left-aligned, the rest right-aligned. A failed
+ * target's row is id, setup and a message spanning the rest: only its first two cells take part
+ * in the column widths.
+ */
+function printRows(header, rows) {
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.filter((r) => i < 2 || r.length > 3).map((r) => (r[i] ?? '').length)),
+  );
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i < 2 || cells.length <= 3 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+/** The main table: plaintext, TLS and HTTP/2 rows. */
 function printTable(targets) {
   const header = ['target', 'setup', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU %', 'RSS MB', 'non-2xx', 'errors', 'req/s vs nginx', 'p99 vs nginx'];
   const rows = targets.map((t) => {
-    if (t.status !== 'ok' || !t.summary?.runs) {
-      return [t.id, t.setup, `${t.status.toUpperCase()}: ${(t.error ?? 'no runs').split('\n')[0]}`];
-    }
+    if (!measured(t)) return failedRow(t);
     const s = t.summary;
     const v = t.vsNginx;
     return [
@@ -943,19 +1431,84 @@ function printTable(targets) {
       t.family === 'nginx' ? '(baseline)' : v ? `${fmt(v.p99Ratio)}x` : '-',
     ];
   });
-  // A failed target's row is id, setup and a message spanning the rest: only its first two cells
-  // take part in the column widths.
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.filter((r) => i < 2 || r.length > 3).map((r) => (r[i] ?? '').length)),
+  printRows(header, rows);
+}
+
+/** The latency rows (target 3): achieved rate, percentiles, and what each proxy adds to direct's. */
+function printLatencyTable(targets, opts) {
+  console.log(
+    `\nLatency at a fixed ${LATENCY_RATE.toLocaleString('en-US')} requests/s (hey -c ${HEY_WORKERS} -q ${HEY_QPS_PER_WORKER}, ` +
+      `${BODY_1K.length}-byte body, ${opts.rounds} round(s) of ${opts.latencyDuration}s; medians; ` +
+      '"added" = median over the rounds of (row - direct) in the same round; hey reports 0.1 ms steps):',
   );
-  const line = (cells) =>
-    cells
-      .map((c, i) => (i < 2 || cells.length <= 3 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  console.log(line(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
+  const header = ['target', 'setup', 'req/s', 'p50 ms', 'p99 ms', 'p50 added', 'p99 added', `p99 added <= ${LATENCY_TARGET_MS} ms`, 'CPU %', 'non-2xx', 'errors'];
+  const rows = targets.map((t) => {
+    if (!measured(t)) return failedRow(t);
+    const s = t.summary;
+    const l = t.latency;
+    const rate = fmtInt(s.requestsPerSec) + (l.runsHoldingRate < s.runs ? '*' : '');
+    const direct = t.family === 'direct';
+    return [
+      t.id,
+      t.setup,
+      rate,
+      fmt(s.p50Ms, 1),
+      fmt(s.p99Ms, 1),
+      direct ? '(baseline)' : fmt(l.p50AddedMs, 1),
+      direct ? '(baseline)' : fmt(l.p99AddedMs, 1),
+      // the target is meshgate's; nginx's and haproxy's figures are there for context
+      t.family !== 'meshgate' || l.targetMet === undefined || l.targetMet === null ? '-' : l.targetMet ? 'met' : 'MISSED',
+      fmt(s.cpuPct, 0),
+      String(s.non2xxTotal),
+      String(s.errorsTotal),
+    ];
+  });
+  printRows(header, rows);
+  const slow = targets.filter((t) => measured(t) && t.latency.runsHoldingRate < t.summary.runs);
+  for (const t of slow) {
+    console.log(
+      `* ${t.id}: below ${LATENCY_RATE_HELD * LATENCY_RATE} responses/s in ${t.summary.runs - t.latency.runsHoldingRate} of ` +
+        `${t.summary.runs} run(s): the fixed rate was not held (hey drops a worker's tick while it waits for a response)`,
+    );
+  }
+}
+
+/** The mTLS rows (target 4): requests/s over mTLS, handshakes/s, ratios. */
+function printMtlsTable(targets, opts) {
+  console.log(
+    `\nmTLS to the upstream (wrk -c${CONNECTIONS} keep-alive to the proxy, ${opts.rounds} round(s) of ${opts.mtlsDuration}s; medians). ` +
+      '-mtls-handshake: the upstream closes every connection, so each request needs a new one. ' +
+      '"up TLS conn/s" = TLS connections the mTLS upstream accepted per second (the proxy\'s handshakes), "up CPU %" its CPU; ' +
+      '"req/CPU-s" = requests per second of the proxy\'s own CPU time (-mtls-handshake: handshakes per CPU-second), ' +
+      'what it would do with a whole core whoever else was the limit; "vs plain" = req/s over the proxy\'s plaintext row, ' +
+      '"per-CPU vs plain" the same with req/CPU-s; "vs nginx" = req/s over nginx\'s row of the same kind; RSS and more in --json:',
+  );
+  const header = ['target', 'setup', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU %', 'req/CPU-s', 'non-2xx', 'errors',
+    'up TLS conn/s', 'up CPU %', 'vs plain', `target >= ${MTLS_RATIO_TARGET}`, 'per-CPU vs plain', 'vs nginx'];
+  const rows = targets.map((t) => {
+    if (!measured(t)) return failedRow(t);
+    const s = t.summary;
+    const m = t.mtls;
+    return [
+      t.id,
+      t.setup,
+      fmtInt(s.requestsPerSec),
+      s.requestsPerSecSpreadPct === null ? '-' : `${fmt(s.requestsPerSecSpreadPct, 0)}%`,
+      fmt(s.p50Ms),
+      fmt(s.p99Ms),
+      fmt(s.cpuPct, 0),
+      fmtInt(s.requestsPerCpuSecond),
+      String(s.non2xxTotal),
+      String(s.errorsTotal),
+      fmtInt(m.upstreamTlsConnsPerSec),
+      fmt(m.upstreamCpuPct, 0),
+      t.variant === '-mtls' ? (m.vsPlaintext === null ? `- (no ${t.family} row)` : ratioCell(m.vsPlaintext)) : '-',
+      t.family !== 'meshgate' || m.targetMet === null ? '-' : m.targetMet ? 'met' : 'MISSED',
+      t.variant === '-mtls' ? ratioCell(m.vsPlaintextPerCpuSecond) : '-',
+      t.family === 'nginx' ? '(baseline)' : ratioCell(t.vsNginx?.requestsPerSecRatio),
+    ];
+  });
+  printRows(header, rows);
 }
 
 /**
@@ -971,16 +1524,26 @@ function printTlsSummary(servers, targets) {
     if (r) add(`${r.tlsProtocol} ${r.cipher}`, `${t.id} (h2load)`);
   }
   for (const [what, who] of seen) console.log(`TLS negotiated: ${what}: ${who.join(', ')}`);
+  // What the mTLS upstream saw of each proxy's connection (its x-bench-mtls header, one probe per route).
+  const up = new Map();
+  for (const s of servers) {
+    for (const [route, what] of Object.entries(s.upstreamTls ?? {})) {
+      up.set(what, [...(up.get(what) ?? []), `${s.id} ${route === 'keepAlive' ? '/' : HANDSHAKE_PATH}`]);
+    }
+  }
+  for (const [what, who] of up) console.log(`upstream mTLS (as the mTLS upstream saw it): ${what}: ${who.join(', ')}`);
 }
 
 async function machineInfo() {
   const first = (res) => (res.stdout + res.stderr).trim().split('\n')[0] || `unavailable (${res.error?.message ?? res.code})`;
-  const [nginx, haproxy, wrk, h2load, openssl] = await Promise.all([
+  const [nginx, haproxy, wrk, h2load, openssl, hey] = await Promise.all([
     runCommand(NGINX, ['-v'], { timeoutMs: 5000 }), // prints on stderr
     runCommand(HAPROXY, ['-v'], { timeoutMs: 5000 }),
     runCommand(WRK, ['-v'], { timeoutMs: 5000 }), // exits 1 after printing its version; that is fine
     runCommand(H2LOAD, ['--version'], { timeoutMs: 5000 }),
     runCommand(OPENSSL, ['version'], { timeoutMs: 5000 }),
+    // hey prints no version of its own: the Debian package's
+    runCommand('dpkg-query', ['-W', '-f=${Version}', 'hey'], { timeoutMs: 5000 }),
   ]);
   return {
     cores: os.cpus().length,
@@ -993,17 +1556,23 @@ async function machineInfo() {
     wrk: first(wrk),
     h2load: first(h2load),
     openssl: first(openssl),
+    hey: hey.code === 0 && hey.stdout.trim() ? `${hey.stdout.trim()} (Debian package)` : 'version unknown',
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Command line and main
 
+const FAMILIES = ['nginx', 'haproxy', 'meshgate'];
+
 /**
- * The kinds of rows, in table order; every proxy family gets each. `server` names the proxy
- * instance a row runs on: the -tls, -tls-handshake and -h2 rows of a proxy share one process (a
- * TLS listener offering ALPN h2 and http/1.1), so they differ only in the load driving it.
- * group: what --only calls them together (plain = the plaintext HTTP/1.1 rows).
+ * The kinds of rows, in table order; each proxy family gets each (or those in `families`).
+ * `server` names the proxy instance a row runs on: the -tls, -tls-handshake and -h2 rows of a
+ * proxy share one process (a TLS listener offering ALPN h2 and http/1.1), so they differ only in
+ * the load driving it; the -latency rows run on the plaintext rows' process, on the 1 kB path;
+ * -mtls and -mtls-handshake share a process whose upstream is the mTLS upstream. `direct` (no
+ * proxy: a twin of the backend on core 0) is the latency rows' baseline. group: what --only calls them
+ * together (plain = the plaintext HTTP/1.1 rows). path: what the load asks for.
  */
 const VARIANTS = [
   { suffix: '', group: 'plain', server: '', listener: 'http', load: 'wrk', allCores: false },
@@ -1012,10 +1581,24 @@ const VARIANTS = [
   { suffix: '-tls-handshake', group: 'tls', server: '-tls', listener: 'tls', load: 'wrk-close', allCores: false },
   { suffix: '-h2', group: 'h2', server: '-tls', listener: 'tls', load: 'h2load', allCores: false },
   { suffix: '-h2c', group: 'h2', server: '-h2c', listener: 'h2c', load: 'h2load', allCores: false },
+  { suffix: '-latency', group: 'latency', server: '', listener: 'http', load: 'hey', allCores: false, path: LATENCY_PATH, families: ['direct', ...FAMILIES] },
+  { suffix: '-mtls', group: 'mtls', server: '-mtls', listener: 'http', upstream: 'mtls', load: 'wrk', allCores: false, families: ['nginx', 'meshgate'] },
+  { suffix: '-mtls-handshake', group: 'mtls', server: '-mtls', listener: 'http', upstream: 'mtls', load: 'wrk', allCores: false, path: HANDSHAKE_PATH, families: ['nginx', 'meshgate'] },
 ];
-const FAMILIES = ['nginx', 'haproxy', 'meshgate'];
-const GROUPS = ['plain', 'tls', 'h2'];
-const TARGET_IDS = VARIANTS.flatMap((v) => FAMILIES.map((f) => f + v.suffix));
+const GROUPS = ['plain', 'tls', 'h2', 'latency', 'mtls'];
+const MAIN_GROUPS = ['plain', 'tls', 'h2']; // the main table; latency and mtls get tables of their own
+const rowId = (family, v) => (family === 'direct' ? 'direct' : family + v.suffix);
+const TARGET_IDS = VARIANTS.flatMap((v) => (v.families ?? FAMILIES).map((f) => rowId(f, v)));
+
+/**
+ * The row another row's figures are relative to, which --only brings along: a latency row's is
+ * `direct`, an -mtls row's the same proxy's plaintext row (its "vs plaintext" ratio).
+ */
+function baselineOf(id, family, v) {
+  if (v.group === 'latency' && family !== 'direct') return 'direct';
+  if (v.suffix === '-mtls') return family;
+  return null;
+}
 
 /** Seconds per measured run of the TLS and HTTP/2 rows when not given: half of --duration, at least 3 (or --duration if shorter). */
 export function defaultTlsH2Duration(duration) {
@@ -1023,20 +1606,26 @@ export function defaultTlsH2Duration(duration) {
 }
 
 const USAGE = `usage: node bench/bench.mjs [options]
-  --rounds N            rounds; each round measures every target once (default 3)
-  --duration S          seconds per measured run of the plaintext HTTP/1.1 rows (default 10)
-  --tls-h2-duration S   seconds per measured run of the -tls, -tls-handshake, -h2 and -h2c rows
-                        (default: half of --duration, at least 3; so 5, and 3 with --quick)
-  --warmup S            seconds of the warm-up run before a target's first measurement (default 2)
-  --quick               1 round of 3 s (warm-up 1 s): a smoke test, not a result
-  --only LIST           comma-separated targets, families or groups:
-                          targets:  ${TARGET_IDS.slice(0, 6).join(', ')},
-                                    ${TARGET_IDS.slice(6, 12).join(', ')},
-                                    ${TARGET_IDS.slice(12).join(', ')}
-                          families: ${FAMILIES.join(', ')} (every row of that proxy)
-                          groups:   plain (HTTP/1.1 rows), tls (-tls, -tls-handshake), h2 (-h2, -h2c)
-  --json FILE           also write all raw runs, medians and ratios to FILE
-  -h, --help            this help`;
+  --rounds N              rounds; each round measures every target once (default 3)
+  --duration S            seconds per measured run of the plaintext HTTP/1.1 rows (default 10)
+  --tls-h2-duration S     seconds per measured run of the -tls, -tls-handshake, -h2 and -h2c rows
+                          (default: half of --duration, at least 3; so 5, and 3 with --quick)
+  --latency-duration S    seconds per measured run of the latency rows (default 5; 3 with --quick)
+  --mtls-duration S       seconds per measured run of the -mtls and -mtls-handshake rows (default 3)
+  --warmup S              seconds of the warm-up run before a target's first measurement (default 2)
+  --quick                 1 round of 3 s (warm-up 1 s): a smoke test, not a result
+  --only LIST             comma-separated targets, families or groups:
+                            targets:  ${VARIANTS.slice(0, 2).flatMap((v) => FAMILIES.map((f) => rowId(f, v))).join(', ')},
+                                      ${VARIANTS.slice(2, 4).flatMap((v) => FAMILIES.map((f) => rowId(f, v))).join(', ')},
+                                      ${VARIANTS.slice(4, 6).flatMap((v) => FAMILIES.map((f) => rowId(f, v))).join(', ')},
+                                      ${VARIANTS[6].families.map((f) => rowId(f, VARIANTS[6])).join(', ')},
+                                      ${VARIANTS.slice(7).flatMap((v) => v.families.map((f) => rowId(f, v))).join(', ')}
+                            families: ${FAMILIES.join(', ')} (every row of that proxy)
+                            groups:   plain (HTTP/1.1 rows), tls (-tls, -tls-handshake), h2 (-h2, -h2c),
+                                      latency (direct, -latency), mtls (-mtls, -mtls-handshake)
+                          a latency row brings direct along, an -mtls row its proxy's plaintext row
+  --json FILE             also write all raw runs, medians and ratios to FILE
+  -h, --help              this help`;
 
 function parseCli(argv) {
   const { values } = parseArgs({
@@ -1045,6 +1634,8 @@ function parseCli(argv) {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       'tls-h2-duration': { type: 'string' },
+      'latency-duration': { type: 'string' },
+      'mtls-duration': { type: 'string' },
       warmup: { type: 'string' },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
@@ -1075,6 +1666,8 @@ function parseCli(argv) {
     rounds: int('rounds', values.rounds, quick ? 1 : 3, 1),
     duration,
     tlsH2Duration: int('tls-h2-duration', values['tls-h2-duration'], defaultTlsH2Duration(duration), 1),
+    latencyDuration: int('latency-duration', values['latency-duration'], quick ? 3 : 5, 1),
+    mtlsDuration: int('mtls-duration', values['mtls-duration'], 3, 1),
     warmup: int('warmup', values.warmup, quick ? 1 : 2, 0),
     only,
     json: values.json ?? null,
@@ -1084,8 +1677,9 @@ function parseCli(argv) {
 class UsageError extends Error {}
 
 /**
- * The targets (table rows) to measure, in their base order, and the proxy servers they run on;
- * each server knows how to start itself.
+ * The targets (table rows) to measure, in their base order, and the servers they run on; each
+ * server knows how to start itself (given the backend: { proc, port }). With `only`, the rows
+ * named (by target, family or group) plus the baselines they need (baselineOf).
  */
 export function defineTargets(only, pinning) {
   const pin = pinning ? PROXY_CORE : null;
@@ -1093,37 +1687,57 @@ export function defineTargets(only, pinning) {
     nginx: { one: '1 worker, core 0', all: '2 workers, all cores' },
     haproxy: { one: 'nbthread 1, core 0', all: 'nbthread 2, all cores' },
     meshgate: { one: '1 process, core 0', all: '--workers 2, all cores' },
+    direct: { one: pinning ? 'backend twin, core 0' : 'backend twin' },
   };
   const starters = {
-    nginx: (id, b, all, o) => startNginxProxy(id, b, { workers: all ? 2 : 1, pin: all ? null : pin, ...o }),
-    haproxy: (id, b, all, o) => startHaproxy(id, b, { threads: all ? 2 : 1, pin: all ? null : pin, ...o }),
-    meshgate: (id, b, all, o) => startMeshgate(id, b, { workers: all ? 2 : null, pin: all ? null : pin, ...o }),
+    // `direct` is the backend's twin where the proxies run (core 0): hey (core 1) talks to a
+    // server on the other core, as it does through a proxy. With the backend itself, on hey's
+    // core, hey's bursts and nginx's answers would take turns on one core (measured: a higher
+    // p50 straight to the backend than through meshgate).
+    direct: (id) => startBackend(pinning, { name: 'direct (nginx, backend twin)', dirName: 'direct', pin }),
+    nginx: (id, backend, all, o) =>
+      o.upstream === 'mtls'
+        ? startNginxMtlsProxy(id, { pin: all ? null : pin, ...o })
+        : startNginxProxy(id, backend.port, { workers: all ? 2 : 1, pin: all ? null : pin, ...o }),
+    haproxy: (id, backend, all, o) => startHaproxy(id, backend.port, { threads: all ? 2 : 1, pin: all ? null : pin, ...o }),
+    meshgate: (id, backend, all, o) => startMeshgate(id, backend.port, { workers: all ? 2 : null, pin: all ? null : pin, ...o }),
   };
+  const rows = VARIANTS.flatMap((v) => (v.families ?? FAMILIES).map((family) => ({ v, family, id: rowId(family, v) })));
+  let chosen = new Set(rows.map((r) => r.id));
+  if (only) {
+    chosen = new Set(rows.filter((r) => only.includes(r.id) || only.includes(r.family) || only.includes(r.v.group)).map((r) => r.id));
+    for (const r of rows) {
+      const base = chosen.has(r.id) ? baselineOf(r.id, r.family, r.v) : null;
+      if (base) chosen.add(base);
+    }
+  }
   const servers = new Map();
   const targets = [];
-  for (const v of VARIANTS) {
-    for (const family of FAMILIES) {
-      const id = family + v.suffix;
-      if (only && !only.includes(id) && !only.includes(family) && !only.includes(v.group)) continue;
-      const key = family + v.server;
-      if (!servers.has(key)) {
-        const server = {
-          id: key, family, listener: v.listener, allCores: v.allCores,
-          status: 'pending', error: null, proc: null, port: null, tls: null, rows: [],
-        };
-        server.start = (backendPort) =>
-          starters[family](key, backendPort, v.allCores, { listener: v.listener, onTls: (tls) => (server.tls = tls) });
-        servers.set(key, server);
-      }
-      const target = {
-        id, family, variant: v.suffix, group: v.group, load: v.load, allCores: v.allCores,
-        setup: v.allCores ? setups[family].all : setups[family].one,
-        server: servers.get(key),
-        status: 'pending', error: null, runs: [], warmedUp: false,
+  for (const { v, family, id } of rows) {
+    if (!chosen.has(id)) continue;
+    const key = family === 'direct' ? 'direct' : family + v.server;
+    if (!servers.has(key)) {
+      const server = {
+        id: key, family, listener: v.listener, upstream: v.upstream ?? 'backend', allCores: v.allCores,
+        status: 'pending', error: null, proc: null, port: null, tls: null, upstreamTls: null, rows: [],
       };
-      target.server.rows.push(target);
-      targets.push(target);
+      server.start = (backend) =>
+        starters[family](key, backend, v.allCores, {
+          listener: v.listener,
+          upstream: server.upstream,
+          onTls: (tls) => (server.tls = tls),
+          onUpstreamTls: (seen) => (server.upstreamTls = seen),
+        });
+      servers.set(key, server);
     }
+    const target = {
+      id, family, variant: v.suffix, group: v.group, load: v.load, allCores: v.allCores, path: v.path ?? '/',
+      setup: v.allCores ? setups[family].all : setups[family].one,
+      server: servers.get(key),
+      status: 'pending', error: null, runs: [], warmedUp: false,
+    };
+    target.server.rows.push(target);
+    targets.push(target);
   }
   return { targets, servers: [...servers.values()] };
 }
@@ -1131,10 +1745,12 @@ export function defineTargets(only, pinning) {
 /** The tools the selected rows need (nginx always: it is the backend). */
 function checkTools(targets) {
   const need = [NGINX];
-  if (targets.some((t) => t.family === 'haproxy')) need.push(HAPROXY);
-  if (targets.some((t) => t.load !== 'h2load')) need.push(WRK);
+  const mtls = targets.some((t) => t.server.upstream === 'mtls');
+  if (mtls || targets.some((t) => t.family === 'haproxy')) need.push(HAPROXY); // haproxy is the mTLS upstream
+  if (targets.some((t) => t.load === 'wrk' || t.load === 'wrk-close')) need.push(WRK);
   if (targets.some((t) => t.load === 'h2load')) need.push(H2LOAD);
-  if (targets.some((t) => t.server.listener === 'tls')) need.push(OPENSSL);
+  if (targets.some((t) => t.load === 'hey')) need.push(HEY);
+  if (mtls || targets.some((t) => t.server.listener === 'tls')) need.push(OPENSSL);
   const missing = need.filter((f) => !fs.existsSync(f));
   if (missing.length) {
     throw new Error(`missing ${missing.join(', ')}; run: bash scripts/system-deps.sh bench (as root)`);
@@ -1148,7 +1764,8 @@ function printHeader(machine, date, opts, pinning, targets) {
   console.log(`meshgate bench, ${date}`);
   console.log(`machine: ${machine.cores} cores (${machine.cpuModel}), kernel ${machine.kernel}, node ${machine.node}`);
   console.log(`tools:   ${machine.nginx}; ${machine.haproxy}; ${machine.wrk}`);
-  if (has('tls') || has('h2')) console.log(`         ${machine.h2load}; ${machine.openssl}; node's OpenSSL ${machine.nodeOpenssl}`);
+  if (has('tls') || has('h2') || has('mtls')) console.log(`         ${machine.h2load}; ${machine.openssl}; node's OpenSSL ${machine.nodeOpenssl}`);
+  if (has('latency')) console.log(`         hey ${machine.hey}`);
   console.log(
     `load:    ${opts.rounds} round(s), warm-up ${opts.warmup}s, ${BODY.length}-byte body` +
       (pinning ? '; proxy on core 0, backend + load generator on core 1 (all-cores variants unpinned)' : '; NOT pinned (fewer than 2 cores)'),
@@ -1165,6 +1782,16 @@ function printHeader(machine, date, opts, pinning, targets) {
     );
   }
   if (has('tls') || has('h2')) console.log('         TLS: self-signed ECDSA P-256 certificate made at start; proxies forward plaintext HTTP/1.1');
+  if (has('latency')) {
+    console.log(
+      `         latency rows: hey -z ${opts.latencyDuration}s -c ${HEY_WORKERS} -q ${HEY_QPS_PER_WORKER} http://...${LATENCY_PATH} ` +
+        `(${LATENCY_RATE.toLocaleString('en-US')} req/s fixed, ${HEY_WORKERS} keep-alive connections, ${BODY_1K.length}-byte body)`,
+    );
+  }
+  if (has('mtls')) {
+    console.log(`         -mtls rows: wrk -t${WRK_THREADS} -c${CONNECTIONS} -d${opts.mtlsDuration}s --latency http://...; the proxy's upstream is mTLS`);
+    console.log(`           (haproxy on core 1, verify required, ECDSA P-256 certificate with ${MTLS_SERVER_ID}); -mtls-handshake: the upstream closes every connection`);
+  }
   if (opts.quick) console.log('         QUICK MODE: one short round, figures are indicative only');
   console.log('');
 }
@@ -1175,7 +1802,7 @@ function printHeader(machine, date, opts, pinning, targets) {
  * means the bench itself is broken: that throws. meshgate failing is a finding about meshgate:
  * its rows are marked failed and the others still run.
  */
-async function startTargets(targets, servers, backendPort) {
+async function startTargets(targets, servers, backend) {
   // meshgate-all needs --workers; if the CLI does not offer it, skip that variant, not the bench.
   const mgAll = servers.find((s) => s.id === 'meshgate-all');
   if (mgAll && fs.existsSync(MESHGATE_BIN) && !(await meshgateHasWorkersFlag())) {
@@ -1183,9 +1810,12 @@ async function startTargets(targets, servers, backendPort) {
     mgAll.error = '`meshgate up --help` does not list --workers';
     console.log('meshgate-all skipped: `meshgate up --help` does not list --workers');
   }
-  for (const s of servers.filter((x) => x.status === 'pending')) {
+  // meshgate-mtls first: the mTLS upstream it starts trusts meshgate's own mesh root, which
+  // nginx-mtls then uses too (see ensureMtlsUpstream).
+  const first = (x) => (x.family === 'meshgate' && x.upstream === 'mtls' ? 0 : 1);
+  for (const s of [...servers].sort((a, b) => first(a) - first(b)).filter((x) => x.status === 'pending')) {
     try {
-      const { proc, port } = await s.start(backendPort);
+      const { proc, port } = await s.start(backend);
       Object.assign(s, { proc, port, status: 'ok' });
       log(`${s.id} ready on ${HOST}:${port}${s.tls ? ` (${s.tls.protocol}, ${s.tls.cipher})` : ''}`);
     } catch (err) {
@@ -1217,6 +1847,18 @@ async function startTargets(targets, servers, backendPort) {
         continue;
       }
     }
+    if (t.load === 'hey' && t.family !== 'direct') {
+      try {
+        await waitUntil(s.proc, `proxied ${BODY_1K.length}-byte answer on ${LATENCY_PATH}`,
+          servesBody(s.port, LATENCY_PATH, BODY_1K), 10_000, { who: t.id });
+      } catch (err) {
+        if (t.family !== 'meshgate') throw annotate(err, t.id);
+        t.status = 'failed';
+        t.error = err.message;
+        console.error(`\nERROR: ${err.message}\n(continuing with the other targets)\n`);
+        continue;
+      }
+    }
     t.status = 'ok';
   }
   for (const s of servers) await stopIfUnused(s);
@@ -1231,10 +1873,11 @@ async function stopIfUnused(server) {
 // and haproxy h2c, over HTTP/2): a few seconds cover a slow first answer, not a missing protocol.
 const H2_CHECK_MS = 5000;
 
-/** One load run of a target's kind: wrk (keep-alive or Connection: close) or h2load. */
+/** One load run of a target's kind: wrk (keep-alive or Connection: close), h2load or hey. */
 function runLoad(t, seconds, pin) {
-  const url = `${t.server.listener === 'tls' ? 'https' : 'http'}://${HOST}:${t.server.port}/`;
+  const url = `${t.server.listener === 'tls' ? 'https' : 'http'}://${HOST}:${t.server.port}${t.path}`;
   if (t.load === 'h2load') return runH2load(url, seconds, pin);
+  if (t.load === 'hey') return runHey(url, seconds, pin);
   return runWrk(url, seconds, pin, t.load === 'wrk-close' ? ['-H', 'Connection: close'] : []);
 }
 
@@ -1266,7 +1909,9 @@ async function measureOnce(t, round, opts, backend, loadPin) {
     return;
   }
   const pin = t.allCores ? null : loadPin;
-  const seconds = t.group === 'plain' ? opts.duration : opts.tlsH2Duration;
+  const seconds = { plain: opts.duration, latency: opts.latencyDuration, mtls: opts.mtlsDuration }[t.group] ?? opts.tlsH2Duration;
+  // For the -mtls rows: the TLS connections the mTLS upstream accepted during the run.
+  const mtlsUp = s.upstream === 'mtls' ? await mtlsUpstreamPromise : null;
   if (!t.warmedUp && opts.warmup > 0) {
     // First requests pay for JIT compilation, connection pools and page faults: not measured.
     const w = await runLoad(t, opts.warmup, pin);
@@ -1275,6 +1920,8 @@ async function measureOnce(t, round, opts, backend, loadPin) {
   }
   // The proxy's CPU use over the run: near 100% (one core) for a pinned proxy means the proxy was
   // the limit; well below, the load generator or the backend was.
+  const upBefore = mtlsUp ? await haproxyInfo(mtlsUp.statsSocket) : null;
+  const upCpuBefore = mtlsUp ? treeCpuSeconds(mtlsUp.proc.pid) : 0;
   const cpuBefore = treeCpuSeconds(s.proc.pid);
   const started = process.hrtime.bigint();
   const r = await runLoad(t, seconds, pin);
@@ -1282,16 +1929,30 @@ async function measureOnce(t, round, opts, backend, loadPin) {
   const cpuPct = (100 * (treeCpuSeconds(s.proc.pid) - cpuBefore)) / wallS;
   if (!acceptRun(t, r, `round ${round}`)) return stopIfUnused(s);
   const rssMB = treeRssMB(s.proc.pid); // right after the run, while its buffers are still held
-  t.runs.push({ round, ...r, rssMB, cpuPct });
+  const extra = {};
+  if (mtlsUp) {
+    const upAfter = await haproxyInfo(mtlsUp.statsSocket);
+    extra.upstreamTlsConns = upAfter.CumSslConns - upBefore.CumSslConns;
+    extra.upstreamTlsConnsPerSec = extra.upstreamTlsConns / wallS;
+    extra.upstreamSessionReusePct = upAfter.SslFrontendSessionReuse_pct ?? null; // haproxy's, over the last second
+    // near 100 would mean the upstream, not the proxy, was the limit
+    extra.upstreamCpuPct = (100 * (treeCpuSeconds(mtlsUp.proc.pid) - upCpuBefore)) / wallS;
+  }
+  if (t.load === 'hey') extra.rateHeld = r.requestsPerSec >= LATENCY_RATE_HELD * LATENCY_RATE;
+  t.runs.push({ round, ...r, rssMB, cpuPct, ...extra });
   log(
     `round ${round}/${opts.rounds}  ${t.id.padEnd(23)} ${fmtInt(r.requestsPerSec).padStart(8)} req/s` +
       `  p50 ${fmt(r.p50Ms)} ms  p99 ${fmt(r.p99Ms)} ms  CPU ${fmt(cpuPct, 0)}%  RSS ${fmt(rssMB, 1)} MB` +
+      (mtlsUp
+        ? `  upstream TLS conn/s ${fmtInt(extra.upstreamTlsConnsPerSec)} (resumed ${extra.upstreamSessionReusePct ?? '-'}%), upstream CPU ${fmt(extra.upstreamCpuPct, 0)}%`
+        : '') +
+      (extra.rateHeld === false ? `  RATE NOT HELD (${LATENCY_RATE} req/s asked)` : '') +
       (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
       (r.errorsTotal ? `  errors ${r.errorsTotal}` : ''),
   );
 }
 
-function writeJson(file, { date, machine, opts, pinning, targets }) {
+function writeJson(file, { date, machine, opts, pinning, targets, mtlsRootSource }) {
   const data = {
     date,
     machine,
@@ -1300,11 +1961,22 @@ function writeJson(file, { date, machine, opts, pinning, targets }) {
       quick: opts.quick, wrkThreads: WRK_THREADS, connections: CONNECTIONS, bodyBytes: BODY.length, pinning,
       h2load: { threads: H2_THREADS, clients: H2_CLIENTS, maxConcurrentStreams: H2_STREAMS, tls13Ciphers: TLS13_CIPHERS },
       certificate: 'self-signed ECDSA P-256, made with openssl at start',
+      latency: {
+        durationS: opts.latencyDuration, tool: 'hey', workers: HEY_WORKERS, qpsPerWorker: HEY_QPS_PER_WORKER,
+        rate: LATENCY_RATE, rateHeldShare: LATENCY_RATE_HELD, path: LATENCY_PATH, bodyBytes: BODY_1K.length, targetP99AddedMs: LATENCY_TARGET_MS,
+      },
+      mtls: {
+        durationS: opts.mtlsDuration, upstream: 'haproxy on core 1, verify required, answering the body itself',
+        serverIdentity: MTLS_SERVER_ID, handshakePath: HANDSHAKE_PATH, targetRatio: MTLS_RATIO_TARGET,
+        meshRoot: mtlsRootSource,
+      },
     },
     targets: targets.map((t) => ({
       id: t.id, setup: t.setup, group: t.group, server: t.server.id, listener: t.server.listener, load: t.load,
-      allCores: t.allCores, status: t.status, error: t.error, tls: t.server.tls,
+      path: t.path, upstream: t.server.upstream, allCores: t.allCores, status: t.status, error: t.error, tls: t.server.tls,
       runs: t.runs, failedRun: t.failedRun ?? null, median: t.summary, vsNginx: t.vsNginx,
+      ...(t.latency ? { latency: t.latency } : {}),
+      ...(t.mtls ? { mtls: t.mtls } : {}),
     })),
   };
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -1320,6 +1992,7 @@ async function main(argv) {
   }
   // Pinning needs cores 0 and 1; on a 1-core machine everything just shares the one core.
   const pinning = os.availableParallelism() >= 2;
+  benchLoadCore = pinning ? LOAD_CORE : null;
   const { targets, servers } = defineTargets(opts.only, pinning);
   checkTools(targets);
   const machine = await machineInfo();
@@ -1337,7 +2010,7 @@ async function main(argv) {
     throw annotate(err, 'backend');
   }
   log(`backend (nginx) ready on ${HOST}:${backend.port}`);
-  await startTargets(targets, servers, backend.port);
+  await startTargets(targets, servers, backend);
 
   // Every round measures every live target once, starting one further along the list each time.
   for (let round = 0; round < opts.rounds; round++) {
@@ -1348,20 +2021,29 @@ async function main(argv) {
   }
 
   summarize(targets);
-  console.log('');
-  const hasPlain = targets.some((t) => t.group === 'plain');
-  const hasTlsH2 = targets.some((t) => t.group !== 'plain');
-  const durations = hasPlain && hasTlsH2 && opts.tlsH2Duration !== opts.duration
-    ? `${opts.duration}s (TLS and HTTP/2 rows: ${opts.tlsH2Duration}s)`
-    : `${hasPlain ? opts.duration : opts.tlsH2Duration}s`;
-  console.log(
-    `medians over ${opts.rounds} round(s) of ${durations}; spread = (max - min) / median of req/s; ` +
-      'CPU % = the proxy\'s CPU time over the run\'s wall time (100 = one core); ' +
-      'non-2xx and errors (wrk: socket errors; h2load: errored and timed-out requests) are totals over all runs',
-  );
-  printTable(targets);
+  const mainRows = targets.filter((t) => MAIN_GROUPS.includes(t.group));
+  if (mainRows.length) {
+    console.log('');
+    const hasPlain = mainRows.some((t) => t.group === 'plain');
+    const hasTlsH2 = mainRows.some((t) => t.group !== 'plain');
+    const durations = hasPlain && hasTlsH2 && opts.tlsH2Duration !== opts.duration
+      ? `${opts.duration}s (TLS and HTTP/2 rows: ${opts.tlsH2Duration}s)`
+      : `${hasPlain ? opts.duration : opts.tlsH2Duration}s`;
+    console.log(
+      `medians over ${opts.rounds} round(s) of ${durations}; spread = (max - min) / median of req/s; ` +
+        'CPU % = the proxy\'s CPU time over the run\'s wall time (100 = one core); ' +
+        'non-2xx and errors (wrk: socket errors; h2load: errored and timed-out requests) are totals over all runs',
+    );
+    printTable(mainRows);
+  }
+  const latency = targets.filter((t) => t.group === 'latency');
+  if (latency.length) printLatencyTable(latency, opts);
+  const mtls = targets.filter((t) => t.group === 'mtls');
+  if (mtls.length) printMtlsTable(mtls, opts);
+  const mtlsRootSource = mtlsUpstreamPromise ? (await mtlsUpstreamPromise.catch(() => null))?.root.source ?? null : null;
+  if (mtlsRootSource) console.log(`mTLS upstream's certificates (and nginx-mtls's client certificate) signed by ${mtlsRootSource}`);
   printTlsSummary(servers, targets);
-  if (opts.json) writeJson(opts.json, { date, machine, opts, pinning, targets });
+  if (opts.json) writeJson(opts.json, { date, machine, opts, pinning, targets, mtlsRootSource });
 
   const failed = targets.filter((t) => t.status === 'failed');
   if (failed.length) {

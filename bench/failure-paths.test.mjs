@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 const BENCH = fileURLToPath(new URL('./bench.mjs', import.meta.url));
 const TOOLS = ['/usr/sbin/nginx', '/usr/bin/wrk', '/usr/bin/h2load', '/usr/bin/openssl'];
 const missing = TOOLS.filter((f) => !fs.existsSync(f));
+// the latency and mTLS rows also need hey and haproxy (the mTLS upstream)
+const missingLatencyMtls = [...TOOLS, '/usr/bin/hey', '/usr/sbin/haproxy'].filter((f) => !fs.existsSync(f));
 
 function runBench(args, env = {}) {
   return spawnSync(process.execPath, [BENCH, ...args], {
@@ -46,6 +48,31 @@ test('a meshgate that cannot start fails its TLS and HTTP/2 rows, exit 1, nothin
     assert.match(r.stderr, /stand-in: refusing to start/); // the server's own output is shown
     assert.match(r.stderr, /meshgate-tls, meshgate-h2, meshgate-h2c failed; exit code 1/);
     // the backend nginx is gone and the temp dir (certificate, configs, logs) removed
+    assert.deepEqual(fs.readdirSync(tmp), ['meshgate-stand-in.mjs']);
+    const left = spawnSync('pgrep', ['-f', tmp], { encoding: 'utf8' });
+    assert.equal(left.stdout.trim(), '', `processes left: ${left.stdout}`);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a meshgate that cannot start fails its latency and mTLS rows; direct is still measured', { skip: missingLatencyMtls.length ? `missing ${missingLatencyMtls.join(', ')}` : false }, () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-failure-test-'));
+  try {
+    const standIn = path.join(tmp, 'meshgate-stand-in.mjs');
+    fs.writeFileSync(standIn, "console.error('stand-in: refusing to start'); process.exit(3);\n");
+    // one second of hey against direct (the backend's twin): the only load this test generates
+    const r = runBench(['--quick', '--warmup', '0', '--latency-duration', '1', '--only', 'meshgate-latency,meshgate-mtls'], {
+      MESHGATE_BIN: standIn,
+      TMPDIR: tmp,
+    });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    // the plaintext row comes along as meshgate-mtls's baseline, direct as meshgate-latency's
+    assert.match(r.stdout, /^meshgate +1 process, core 0 +FAILED: meshgate exited with code 3/m);
+    assert.match(r.stdout, /^direct +backend twin(, core 0)? +[\d,]+ +\d/m);
+    assert.match(r.stdout, /^meshgate-latency +1 process, core 0 +FAILED: meshgate exited with code 3/m);
+    assert.match(r.stdout, /^meshgate-mtls +1 process, core 0 +FAILED: meshgate-mtls exited with code 3 before 200 on admin \/ready$/m);
+    assert.match(r.stderr, /meshgate, meshgate-latency, meshgate-mtls failed; exit code 1/);
     assert.deepEqual(fs.readdirSync(tmp), ['meshgate-stand-in.mjs']);
     const left = spawnSync('pgrep', ['-f', tmp], { encoding: 'utf8' });
     assert.equal(left.stdout.trim(), '', `processes left: ${left.stdout}`);

@@ -256,7 +256,7 @@ test('nearest-rank percentile', () => {
 
 test('--only takes targets, families and groups; TLS rows of a proxy share its server', () => {
   const ids = (only) => defineTargets(only, true).targets.map((t) => t.id);
-  assert.equal(ids(null).length, 18);
+  assert.equal(ids(null).length, 26); // 18 + direct and 3 -latency rows + 4 mTLS rows (parse-hey.test.mjs)
   assert.deepEqual(ids(['h2']), ['nginx-h2', 'haproxy-h2', 'meshgate-h2', 'nginx-h2c', 'haproxy-h2c', 'meshgate-h2c']);
   assert.deepEqual(ids(['tls']), [
     'nginx-tls', 'haproxy-tls', 'meshgate-tls',
@@ -265,12 +265,14 @@ test('--only takes targets, families and groups; TLS rows of a proxy share its s
   assert.deepEqual(ids(['plain']), ['nginx', 'haproxy', 'meshgate', 'nginx-all', 'haproxy-all', 'meshgate-all']);
   assert.deepEqual(ids(['meshgate']), [
     'meshgate', 'meshgate-all', 'meshgate-tls', 'meshgate-tls-handshake', 'meshgate-h2', 'meshgate-h2c',
+    'direct', 'meshgate-latency', 'meshgate-mtls', 'meshgate-mtls-handshake', // direct: the latency row's baseline
   ]);
   assert.deepEqual(ids(['meshgate-h2', 'nginx-h2']), ['nginx-h2', 'meshgate-h2']);
 
   const { targets, servers } = defineTargets(['meshgate'], true);
   assert.deepEqual(servers.map((s) => [s.id, s.listener]), [
     ['meshgate', 'http'], ['meshgate-all', 'http'], ['meshgate-tls', 'tls'], ['meshgate-h2c', 'h2c'],
+    ['direct', 'http'], ['meshgate-mtls', 'http'],
   ]);
   const byId = new Map(targets.map((t) => [t.id, t]));
   assert.equal(byId.get('meshgate-h2').server, byId.get('meshgate-tls').server);

@@ -8,9 +8,10 @@ set -euo pipefail
 purpose=${1:-all}
 case "$purpose" in
   test)  cmds=(curl openssl) ; pkgs=(curl openssl) ;;
-  # bench: openssl makes the bench's TLS certificate; h2load (nghttp2-client) drives the HTTP/2 rows.
-  bench) cmds=(curl openssl nginx haproxy wrk h2load) ; pkgs=(curl openssl nginx-light haproxy wrk nghttp2-client) ;;
-  all)   cmds=(curl openssl nginx haproxy wrk h2load) ; pkgs=(curl openssl nginx-light haproxy wrk nghttp2-client) ;;
+  # bench: openssl makes the bench's TLS certificates; h2load (nghttp2-client) drives the HTTP/2
+  # rows, hey the fixed-rate latency rows; haproxy is also the upstream of the mTLS rows.
+  bench) cmds=(curl openssl nginx haproxy wrk h2load hey) ; pkgs=(curl openssl nginx-light haproxy wrk nghttp2-client hey) ;;
+  all)   cmds=(curl openssl nginx haproxy wrk h2load hey) ; pkgs=(curl openssl nginx-light haproxy wrk nghttp2-client hey) ;;
   *) echo "usage: $0 test|bench|all" >&2; exit 2 ;;
 esac
 
