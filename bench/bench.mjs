@@ -40,6 +40,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
+import { targetRows } from './targets.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HOST = '127.0.0.1'; // loopback only, always: the bench must never listen on or hit other addresses
@@ -1585,7 +1586,9 @@ const VARIANTS = [
   { suffix: '-mtls', group: 'mtls', server: '-mtls', listener: 'http', upstream: 'mtls', load: 'wrk', allCores: false, families: ['nginx', 'meshgate'] },
   { suffix: '-mtls-handshake', group: 'mtls', server: '-mtls', listener: 'http', upstream: 'mtls', load: 'wrk', allCores: false, path: HANDSHAKE_PATH, families: ['nginx', 'meshgate'] },
 ];
-const GROUPS = ['plain', 'tls', 'h2', 'latency', 'mtls'];
+const GROUPS = ['plain', 'tls', 'h2', 'latency', 'mtls', 'ca', 'scale'];
+/** Groups that are no proxy rows: the CA's issuance (bench/ca.mjs) and the control plane at scale (bench/scale.mjs). */
+const OTHER_GROUPS = ['ca', 'scale'];
 const MAIN_GROUPS = ['plain', 'tls', 'h2']; // the main table; latency and mtls get tables of their own
 const rowId = (family, v) => (family === 'direct' ? 'direct' : family + v.suffix);
 const TARGET_IDS = VARIANTS.flatMap((v) => (v.families ?? FAMILIES).map((f) => rowId(f, v)));
@@ -1622,7 +1625,9 @@ const USAGE = `usage: node bench/bench.mjs [options]
                                       ${VARIANTS.slice(7).flatMap((v) => v.families.map((f) => rowId(f, v))).join(', ')}
                             families: ${FAMILIES.join(', ')} (every row of that proxy)
                             groups:   plain (HTTP/1.1 rows), tls (-tls, -tls-handshake), h2 (-h2, -h2c),
-                                      latency (direct, -latency), mtls (-mtls, -mtls-handshake)
+                                      latency (direct, -latency), mtls (-mtls, -mtls-handshake),
+                                      ca (the mesh CA's issuance, bench/ca.mjs),
+                                      scale (10,000 VirtualServices and Upstreams, bench/scale.mjs)
                           a latency row brings direct along, an -mtls row its proxy's plaintext row
   --json FILE             also write all raw runs, medians and ratios to FILE
   -h, --help              this help`;
@@ -1952,7 +1957,7 @@ async function measureOnce(t, round, opts, backend, loadPin) {
   );
 }
 
-function writeJson(file, { date, machine, opts, pinning, targets, mtlsRootSource }) {
+function writeJson(file, { date, machine, opts, pinning, targets, mtlsRootSource, ca = null, scale = null }) {
   const data = {
     date,
     machine,
@@ -1978,6 +1983,10 @@ function writeJson(file, { date, machine, opts, pinning, targets, mtlsRootSource
       ...(t.latency ? { latency: t.latency } : {}),
       ...(t.mtls ? { mtls: t.mtls } : {}),
     })),
+    ca,
+    scale,
+    issue5Targets: targetRows(new Map(targets.filter(measured).map((t) => [t.id, t])), scale, ca)
+      .map(([figure, measuredValue, goal, verdict]) => ({ figure, measured: measuredValue, goal, verdict })),
   };
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
@@ -1994,6 +2003,7 @@ async function main(argv) {
   const pinning = os.availableParallelism() >= 2;
   benchLoadCore = pinning ? LOAD_CORE : null;
   const { targets, servers } = defineTargets(opts.only, pinning);
+  const others = OTHER_GROUPS.filter((g) => !opts.only || opts.only.includes(g));
   checkTools(targets);
   const machine = await machineInfo();
   const ticks = await runCommand('getconf', ['CLK_TCK'], { timeoutMs: 5000 });
@@ -2004,13 +2014,15 @@ async function main(argv) {
   tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-bench-'));
   if (servers.some((s) => s.listener === 'tls')) tlsCert = await makeCertificate();
   let backend;
-  try {
-    backend = await startBackend(pinning);
-  } catch (err) {
-    throw annotate(err, 'backend');
+  if (targets.length) {
+    try {
+      backend = await startBackend(pinning);
+    } catch (err) {
+      throw annotate(err, 'backend');
+    }
+    log(`backend (nginx) ready on ${HOST}:${backend.port}`);
+    await startTargets(targets, servers, backend);
   }
-  log(`backend (nginx) ready on ${HOST}:${backend.port}`);
-  await startTargets(targets, servers, backend);
 
   // Every round measures every live target once, starting one further along the list each time.
   for (let round = 0; round < opts.rounds; round++) {
@@ -2043,14 +2055,65 @@ async function main(argv) {
   const mtlsRootSource = mtlsUpstreamPromise ? (await mtlsUpstreamPromise.catch(() => null))?.root.source ?? null : null;
   if (mtlsRootSource) console.log(`mTLS upstream's certificates (and nginx-mtls's client certificate) signed by ${mtlsRootSource}`);
   printTlsSummary(servers, targets);
-  if (opts.json) writeJson(opts.json, { date, machine, opts, pinning, targets, mtlsRootSource });
+  // The proxies are idle from here on; the CA and scale benches start their own processes.
+  const { ca, scale, otherFailures } = await runOtherBenches(others, opts);
+  const byId = new Map(targets.filter(measured).map((t) => [t.id, t]));
+  console.log(`\nIssue #5's targets, from this run${opts.quick ? ' (QUICK: indicative only)' : ''}:`);
+  printRows(['figure', 'measured', 'goal', 'verdict'], targetRows(byId, scale, ca));
+  if (opts.json) writeJson(opts.json, { date, machine, opts, pinning, targets, mtlsRootSource, ca, scale });
 
-  const failed = targets.filter((t) => t.status === 'failed');
+  const failed = [...targets.filter((t) => t.status === 'failed').map((t) => t.id), ...otherFailures];
   if (failed.length) {
-    console.error(`\n${failed.map((t) => t.id).join(', ')} failed; exit code 1`);
+    console.error(`\n${failed.join(', ')} failed; exit code 1`);
     return 1;
   }
   return 0;
+}
+
+/**
+ * runOtherBenches runs the CA's issuance bench and the control plane at scale (both start
+ * their own processes and pin them themselves), printing a short table of each. A failure is
+ * printed and reported, and the rest still runs.
+ */
+async function runOtherBenches(groups, opts) {
+  let ca = null;
+  let scale = null;
+  const otherFailures = [];
+  if (groups.includes('ca')) {
+    log('\nca: the mesh CA issuing workload certificates (bench/ca.mjs)');
+    try {
+      const { runCaBench } = await import('./ca.mjs');
+      ca = await runCaBench({ durationMs: opts.quick ? 2000 : 5000, warmupMs: opts.quick ? 500 : 1000, log });
+      console.log('\nMesh CA issuance (ECDSA P-256 CSRs; signing path: one call at a time in one process; gRPC: CreateCertificate over TLS, 16 in flight):');
+      printRows(['path', 'certs/s', 'p50 ms', 'p99 ms'], [
+        ['signing (CSR in, chain out)', fmtInt(ca.certsPerSecond), fmt(ca.p50Ms, 3), fmt(ca.p99Ms, 3)],
+        ...(ca.grpc ? [['gRPC CreateCertificate', fmtInt(ca.grpc.certsPerSecond), fmt(ca.grpc.p50Ms), fmt(ca.grpc.p99Ms)]] : []),
+      ]);
+    } catch (err) {
+      console.error(`ca: FAILED: ${err.message}`);
+      otherFailures.push('ca');
+    }
+  }
+  if (groups.includes('scale')) {
+    const size = opts.quick ? { virtualServices: 2000, upstreams: 2000, applies: 20, translations: 3 } : {};
+    log('\nscale: the control plane with 10,000 VirtualServices and 10,000 Upstreams (bench/scale.mjs)');
+    try {
+      const { runScaleBench } = await import('./scale.mjs');
+      scale = await runScaleBench({ ...size, log });
+      console.log(`\nControl plane at scale (${fmtInt(scale.virtualServices)} VirtualServices, ${fmtInt(scale.upstreams)} Upstreams; ${scale.applies} applies):`);
+      printRows(['figure', 'value'], [
+        ['full translation, median', `${fmtInt(scale.translateMs)} ms`],
+        ['incremental translation (one VirtualService changed)', scale.incrementalTranslateMs == null ? '-' : `${fmt(scale.incrementalTranslateMs, 1)} ms`],
+        ['apply → live on the proxy, p50 / p99', `${fmt(scale.applyP50Ms, 1)} / ${fmt(scale.applyP99Ms, 1)} ms`],
+        ['proxy RSS (a Proxy alone with the snapshot) / meshgate up RSS', `${fmtInt(scale.proxyRssMb)} / ${fmtInt(scale.upRssMb)} MB`],
+        ['route lookup at 10 / 10,000 virtual hosts (mixed domains)', `${fmtInt(scale.lookupNsPerOp?.[10]?.mixed)} / ${fmtInt(scale.lookupNsPerOp?.[10000]?.mixed)} ns`],
+      ]);
+    } catch (err) {
+      console.error(`scale: FAILED: ${err.message}`);
+      otherFailures.push('scale');
+    }
+  }
+  return { ca, scale, otherFailures };
 }
 
 function annotate(err, who) {
