@@ -3,7 +3,7 @@
  * hash (snapshotVersion), so that a control plane holding thousands of virtual hosts re-hashes
  * only the ones that changed.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Snapshot } from './snapshot.js';
 
 /** canonicalJson serializes a value with object keys sorted, so equal content gives equal text. */
@@ -20,7 +20,8 @@ export function canonicalJson(value: unknown): string {
 
 /** contentVersion is the first 16 hex digits of the sha256 of the canonical JSON. */
 export function contentVersion(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
+  // crypto.hash: one call, no Hash object (a snapshot of 10,000 virtual hosts hashes each).
+  return hash('sha256', canonicalJson(value), 'hex').slice(0, 16);
 }
 
 /**
@@ -39,10 +40,14 @@ export class VersionCache {
  * snapshotVersion is a snapshot's version, a tree hash: the first 16 hex digits of the sha256 of
  *   canonicalJson(the snapshot without version, listeners and upstreams)
  *   then for each listener: "\n", canonicalJson(the listener without virtualHosts), and the
- *     contentVersion of each of its virtual hosts, in order;
+ *     digest of each of its virtual hosts, in order;
  *   then "\n" and the upstreams' digest: the first 16 hex digits of the sha256 of, for each
- *     upstream in name order, JSON.stringify(name), ":", its contentVersion, ",".
- * Equal content gives an equal version, and the framing is unambiguous (JSON has no raw newline;
+ *     upstream in name order, JSON.stringify(name), ":", its digest, ",".
+ * A virtual host's or upstream's digest is the first 16 hex digits of the sha256 of its JSON in
+ * its own key order: the translator builds them in an order fixed by its code, so equal content
+ * gives an equal version, and native JSON costs a fraction of canonical JSON (10,000 of each on a
+ * full translation). Content built in another key order gets another version: that costs a
+ * needless push, never a missed change. The framing is unambiguous (JSON has no raw newline;
  * digests have a fixed width). With a cache, a new snapshot costs one hash per changed virtual
  * host or upstream plus one over the digests, instead of one over the whole snapshot (megabytes
  * at 10,000 virtual hosts).
@@ -53,7 +58,7 @@ export function snapshotVersion(snapshot: Omit<Snapshot, 'version'>, cache?: Ver
   const digest = (o: object): string => {
     let d = digests?.get(o);
     if (d === undefined) {
-      d = contentVersion(o);
+      d = hash('sha256', JSON.stringify(o), 'hex').slice(0, 16);
       digests?.set(o, d);
     }
     return d;
@@ -68,7 +73,7 @@ export function snapshotVersion(snapshot: Omit<Snapshot, 'version'>, cache?: Ver
   if (all === undefined) {
     const names = sortedNames(Object.keys(upstreams), cache);
     const text = names.map((name) => `${JSON.stringify(name)}:${digest(upstreams[name]!)},`).join('');
-    all = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    all = hash('sha256', text, 'hex').slice(0, 16);
     digests?.set(upstreams, all);
   }
   return h.update(`\n${all}`).digest('hex').slice(0, 16);
