@@ -12,14 +12,19 @@
  *    keeps each question with its answer and is valid while every answer is the same (they are
  *    asked again, in order, which also registers the kube destinations' upstreams again);
  *  - a VirtualService's sslConfig reads the Secrets and a Settings flag (their fingerprint);
- *  - a Secret reads nothing else.
+ *  - a Secret reads nothing else;
+ *  - a Gateway's domain conflicts read the VirtualServices it selects: the entry is valid for the
+ *    same VirtualService objects in the same order.
  * A translation is a deterministic function of its resource and of those answers, so a hit gives
- * what translating again would (translator.test.ts checks this on random changes).
+ * what translating again would (incremental.test.ts checks this on random changes).
+ * The cache also keeps the last clean result (see translateChanges in translator.ts), the last
+ * sorted orders of resources and outcome keys, and the content versions of virtual hosts and
+ * upstreams (ir.VersionCache).
  */
 import type { Resource } from '../api/meta.js';
 import * as ir from '../ir/index.js';
 import { compareResources } from '../config/resource-set.js';
-import type { ReportEntry } from './report.js';
+import { KeyOrder, type ReportEntry } from './report.js';
 import type { KubeDestination } from './virtual-service.js';
 import type { SecretInfo } from './secret.js';
 import type { VirtualServiceTls } from './tls.js';
@@ -71,6 +76,10 @@ export class TranslateCache {
   readonly virtualHosts = new WeakMap<Resource, VirtualHostMemo>();
   readonly sslConfigs = new WeakMap<Resource, FingerprintMemo<VirtualServiceTls | undefined>>();
   readonly secrets = new WeakMap<Resource, Memo<SecretInfo>>();
+  /** domainConflicts: a Gateway's VirtualServices (the list) and what findDomainConflicts reported. */
+  readonly domainConflicts = new WeakMap<Resource, { readonly list: readonly Resource[]; readonly entries: readonly ReportEntry[] }>();
+  /** keyOrder sorts the outcomes' keys, reusing the last order. */
+  readonly keyOrder = new KeyOrder();
   /** kubeUpstreams are the in-memory upstreams of kube destinations, valid for kubeFingerprint. */
   readonly kubeUpstreams = new Map<string, ir.Upstream>();
   kubeFingerprint = '';

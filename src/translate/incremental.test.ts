@@ -218,6 +218,24 @@ describe('incremental translation', () => {
     check([[{ op: 'domain', n: 0, v: 1 }], [{ op: 'route-body', n: 0, v: 0 }], [{ op: 'domain', n: 0, v: 0 }], [{ op: 'route-body', n: 0, v: 3 }]]);
   });
 
+  test('two resources with the same key (not from the store, which has one per key) merge their outcomes either way', () => {
+    const set = baseSet();
+    const twin = structuredClone(set.find((r) => r.kind === 'VirtualService')!) as Doc;
+    twin.spec.virtualHost.domains = ['twin.example.com'];
+    twin.spec.virtualHost.routes.push({ matchers: [{ prefix: '/m' }], routeAction: { single: { upstream: { name: 'nope', namespace: 'a' } } } });
+    set.push(parsed(twin));
+    const cache = new TranslateCache();
+    translate([...set], { proxies: PROXIES, cache });
+    const at = set.findIndex((r) => r.kind === 'VirtualService');
+    const next = structuredClone(set[at]!) as Doc;
+    next.spec.virtualHost.routes[0].directResponseAction.body = 'changed';
+    set[at] = parsed(next);
+    const incremental = translate([...set], { proxies: PROXIES, cache });
+    const full = translate([...set], { proxies: PROXIES });
+    assert.deepStrictEqual([...incremental.outcomes], [...full.outcomes]);
+    assert.deepStrictEqual(incremental.snapshots, full.snapshots);
+  });
+
   test('changing one route of one VirtualService among many re-translates only that one', () => {
     const set = baseSet();
     const cache = new TranslateCache();

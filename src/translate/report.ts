@@ -73,9 +73,9 @@ export class Report {
   }
 
   /** result gives each resource seen its state: Rejected on any error, Warning on any warning. */
-  result(): Map<string, ResourceReport> {
+  result(order?: KeyOrder): Map<string, ResourceReport> {
     const out = new Map<string, ResourceReport>();
-    for (const k of [...this.#seen].sort()) {
+    for (const k of order ? order.sorted([...this.#seen]) : [...this.#seen].sort()) {
       const errs = this.#errors.get(k);
       const warns = this.#warnings.get(k);
       if (errs) out.set(k, { state: 'Rejected', reason: [...errs, ...(warns ?? [])].join('; ') });
@@ -97,5 +97,25 @@ export function warnUnsupported(report: Report, r: Resource, obj: object | undef
   if (!obj) return;
   for (const f of fields) {
     if ((obj as Record<string, unknown>)[f] !== undefined) report.warn(r, `${path}.${f}: not supported by meshgate yet; ignored`);
+  }
+}
+
+/**
+ * KeyOrder sorts the keys of successive reports, reusing the last order when the keys come in
+ * the same order as last time (the same resources, translated in the same order).
+ */
+export class KeyOrder {
+  #last: readonly string[] = [];
+  #sorted: readonly string[] = [];
+
+  sorted(keys: string[]): readonly string[] {
+    const last = this.#last;
+    let same = last.length === keys.length;
+    for (let i = 0; same && i < keys.length; i++) same = keys[i] === last[i];
+    if (!same) {
+      this.#last = keys;
+      this.#sorted = [...keys].sort();
+    }
+    return this.#sorted;
   }
 }

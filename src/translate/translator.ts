@@ -86,7 +86,7 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   if (rejected.size === 0) {
     const result = { snapshots: first.snapshots, outcomes: first.outcomes, accepted, tlsSecrets: first.tlsSecrets };
     // A clean result (nothing rejected, so no fallback) is where translateChanges can start from.
-    if (opts.cache && new Set(resources.map((r) => keyString(keyOf(r)))).size === resources.length) {
+    if (opts.cache && first.uniqueVirtualServices) {
       // Copies: the caller may change its arrays after the call.
       cache.last = { resources: resources.slice(), proxies: proxies.slice(), result, hasUpstream: first.hasUpstream };
     }
@@ -238,6 +238,8 @@ interface OnceResult {
   tlsSecrets: Map<string, TlsSecretMaterial>;
   /** hasUpstream answers VirtualServices' questions about Upstreams in this set. */
   hasUpstream(ns: string, n: string): boolean;
+  /** uniqueVirtualServices: no two VirtualServices share a namespace and name (their outcomes would merge). */
+  uniqueVirtualServices: boolean;
 }
 
 function translateOnce(resources: readonly Resource[], proxies: readonly string[], cache: TranslateCache): OnceResult {
@@ -357,7 +359,10 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
   const selected = new Map(gateways.map((gw) => [gw, selectVirtualServices(gw, vss)]));
   for (const [gw, list] of selected) {
     report.saw(gw);
-    findDomainConflicts(gw, list, report);
+    // The same VirtualServices on the same Gateway: the same conflicts (usually none) as last time.
+    const memo = cache.domainConflicts.get(gw);
+    if (memo && memo.list.length === list.length && memo.list.every((vs, i) => vs === list[i])) report.replay(memo.entries);
+    else cache.domainConflicts.set(gw, { list, entries: report.record(() => findDomainConflicts(gw, list, report))[1] });
   }
   for (const [gw, list] of selected) {
     if (gw.spec.httpGateway?.virtualServiceExpressions !== undefined) {
@@ -397,7 +402,12 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     const body = { proxy, listeners: ls, upstreams: upstreamRecord };
     snapshots.set(proxy, { version: ir.snapshotVersion(body, cache.versions), ...body });
   }
-  return { snapshots, outcomes: report.result(), tlsSecrets: namedSecrets(listeners, secrets), hasUpstream };
+  let uniqueVirtualServices = true;
+  for (let i = 1; i < vss.length; i++) {
+    // vss is sorted by namespace and name: a duplicate sits next to its twin.
+    if (vss[i]!.metadata.namespace === vss[i - 1]!.metadata.namespace && vss[i]!.metadata.name === vss[i - 1]!.metadata.name) uniqueVirtualServices = false;
+  }
+  return { snapshots, outcomes: report.result(cache.keyOrder), tlsSecrets: namedSecrets(listeners, secrets), hasUpstream, uniqueVirtualServices };
 }
 
 /**
