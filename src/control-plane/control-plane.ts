@@ -4,8 +4,9 @@
  *   1. discovery: Services → discovered Upstreams, written back to the store (as Gloo's UDS
  *      writes Upstream CRs), which triggers another pass that finds nothing left to do;
  *   2. translation of the whole set, falling back to last accepted forms for rejected resources;
- *   3. recording the accepted forms, keeping the statuses, and publishing the snapshots.
- * Passes are coalesced: many writes in a burst cost one translation.
+ *   3. keeping the statuses, publishing the snapshots, and recording the accepted forms.
+ * Passes are coalesced: many writes in a burst cost one translation. The translation cache is
+ * kept from pass to pass, so a pass after a change costs what changed (translate/cache.ts).
  */
 import type { Logger } from 'pino';
 import type { Resource, ResourceStatus } from '../api/meta.js';
@@ -14,6 +15,7 @@ import type * as ir from '../ir/index.js';
 import { FileStore } from '../config/file/file-store.js';
 import { keyOf, keyString, type ResourceKey } from '../config/resource-set.js';
 import { translate, type ResourceOutcome } from '../translate/translator.js';
+import { TranslateCache } from '../translate/cache.js';
 import { discoverUpstreams, isDiscovered } from '../translate/discovery.js';
 import { defaultResources } from './defaults.js';
 import { byKind } from '../config/resource-set.js';
@@ -53,6 +55,7 @@ export class ControlPlane {
   #outcomes: ReadonlyMap<string, ResourceOutcome> = new Map();
   /** #tlsSecrets is the material of the Secrets the current snapshots name, as translated. */
   #tlsSecrets: ReadonlyMap<string, TlsSecretMaterial> = new Map();
+  readonly #cache = new TranslateCache();
   #scheduled = false;
   #running: Promise<void> = Promise.resolve();
   #passes = 0;
@@ -101,27 +104,28 @@ export class ControlPlane {
   async #pass(): Promise<void> {
     this.#passes++;
     // 1. Discovery writes first; its own change notification schedules the next pass.
-    if (await this.#syncDiscovered()) return;
+    const all = this.store.list();
+    if (await this.#syncDiscovered(all)) return;
     // 2. Translation.
-    const result = translate(this.store.list(), { lastAccepted: this.store.acceptedForms(), proxies: this.#proxies });
+    const result = translate(all, { lastAccepted: this.store.acceptedForms(), proxies: this.#proxies, cache: this.#cache });
     this.#outcomes = result.outcomes;
     // Before the snapshots go out, so a proxy applying one finds what it names.
     this.#tlsSecrets = result.tlsSecrets;
     for (const [k, o] of result.outcomes) {
       if (o.state === 'Rejected') this.#log.warn({ resource: k }, `rejected: ${o.reason}`);
     }
-    // 3. Accepted forms, then snapshots.
-    await this.store.recordAccepted(result.accepted);
+    // 3. Snapshots, then accepted forms: the proxies need not wait for the disk. A restart
+    // translates the stored resources again, which gives what was served.
     for (const [proxy, snap] of result.snapshots) {
       if (this.#snapshots.get(proxy)?.version === snap.version) continue;
       this.#snapshots.set(proxy, snap);
       for (const l of this.#listeners.get(proxy) ?? []) l(snap);
     }
+    await this.store.recordAccepted(result.accepted);
   }
 
   /** #syncDiscovered writes discovery's Upstreams; it returns true if it changed anything. */
-  async #syncDiscovered(): Promise<boolean> {
-    const all = this.store.list();
+  async #syncDiscovered(all: readonly Resource[]): Promise<boolean> {
     const wanted = discoverUpstreams(all);
     const wantedNames = new Set(wanted.map((u) => u.metadata.name));
     let changed = false;

@@ -10,8 +10,12 @@ export interface IrIssue {
   readonly message: string;
 }
 
-/** validateSnapshot returns every broken invariant; it never throws. */
-export function validateSnapshot(s: Snapshot): IrIssue[] {
+/**
+ * validateSnapshot returns every broken invariant; it never throws. validated, when given, holds
+ * virtual hosts and upstream records already found valid (skipped), and receives those found
+ * valid now: a proxy applying snapshot after snapshot checks each of these objects once.
+ */
+export function validateSnapshot(s: Snapshot, validated?: WeakSet<object>): IrIssue[] {
   const issues: IrIssue[] = [];
   const ports = new Map<string, string>();
   s.listeners.forEach((l, li) => {
@@ -25,6 +29,8 @@ export function validateSnapshot(s: Snapshot): IrIssue[] {
       if ((c.secretRef === undefined) === (c.files === undefined)) issues.push({ path: `listeners[${li}].tls.certificates[${ci}]`, message: 'a certificate needs exactly one of secretRef and files' });
     });
     l.virtualHosts.forEach((vh, vi) => {
+      if (validated?.has(vh)) return;
+      const before = issues.length;
       vh.routes.forEach((r, ri) => {
         const p = `listeners[${li}].virtualHosts[${vi}].routes[${ri}]`;
         if (r.action.type === 'forward') {
@@ -39,10 +45,15 @@ export function validateSnapshot(s: Snapshot): IrIssue[] {
           }
         }
       });
+      if (issues.length === before) validated?.add(vh);
     });
   });
-  for (const [name, u] of Object.entries(s.upstreams)) {
-    if (u.name !== name) issues.push({ path: `upstreams.${name}`, message: `name ${u.name} differs from its key` });
+  if (!validated?.has(s.upstreams)) {
+    const before = issues.length;
+    for (const [name, u] of Object.entries(s.upstreams)) {
+      if (u.name !== name) issues.push({ path: `upstreams.${name}`, message: `name ${u.name} differs from its key` });
+    }
+    if (issues.length === before) validated?.add(s.upstreams);
   }
   return issues;
 }

@@ -3,10 +3,12 @@
  * applySnapshot builds the whole new runtime first and swaps one reference per listener, so a
  * request in flight keeps the runtime it started with; a snapshot that cannot be applied is
  * refused (NACK) and the last good one keeps serving. The proxy sees only ir/, never api/.
+ * What a new snapshot shares with the last one by identity (as the control plane's incremental
+ * translation hands it over) is reused: compiled virtual hosts and clusters.
  */
 import type { Logger } from 'pino';
 import * as ir from '../ir/index.js';
-import { RouteTable } from './router/route-table.js';
+import { RouteTable, type CompiledVirtualHosts } from './router/route-table.js';
 import { PoolSet } from './upstream/pool-set.js';
 import { Cluster } from './upstream/cluster.js';
 import { ProxyListener } from './listener.js';
@@ -58,6 +60,15 @@ export class Proxy implements ProxyHandle {
   readonly #listeners = new Map<string, { l: ProxyListener; ir: ir.Listener }>();
   #current: ir.Snapshot | undefined;
   #applying: Promise<void> = Promise.resolve();
+  /** #compiled: virtual hosts compiled for earlier snapshots, by ir object. */
+  readonly #compiled: CompiledVirtualHosts = new WeakMap();
+  /** #validated: virtual hosts and upstream records that passed validateSnapshot (never mutated). */
+  readonly #validated = new WeakSet<object>();
+  /** #clusters of the current snapshot, by name, and the pool keys they use. */
+  #clusters = new Map<string, Cluster>();
+  /** #tables: the route table of each listener of the current snapshot. */
+  #tables = new Map<string, RouteTable>();
+  #poolKeys = new Set<string>();
 
   constructor(opts: ProxyOptions) {
     this.#opts = opts;
@@ -100,7 +111,7 @@ export class Proxy implements ProxyHandle {
 
   async #apply(s: ir.Snapshot): Promise<void> {
     if (this.#current?.version === s.version) return;
-    const issues = ir.validateSnapshot(s);
+    const issues = ir.validateSnapshot(s, this.#validated);
     if (issues.length) {
       this.stats.snapshotsApplied.labels('nack').inc();
       throw new SnapshotRejectedError(s.version, issues.map((i) => `${i.path}: ${i.message}`).join('; '));
@@ -110,9 +121,20 @@ export class Proxy implements ProxyHandle {
       this.stats.snapshotsApplied.labels('nack').inc();
       throw err;
     });
-    const keep = new Set<string>();
-    const clusters = new Map<string, Cluster>();
-    for (const u of Object.values(s.upstreams)) clusters.set(u.name, new Cluster(u, this.#pools, this.stats.upstream(u.name), keep));
+    // The same upstreams object: the same clusters. Otherwise a cluster whose ir.Upstream is the
+    // same object is kept (with its pools and round-robin position).
+    let keep = this.#poolKeys;
+    let clusters = this.#clusters;
+    if (s.upstreams !== this.#current?.upstreams) {
+      keep = new Set<string>();
+      clusters = new Map<string, Cluster>();
+      for (const u of Object.values(s.upstreams)) {
+        const last = this.#clusters.get(u.name);
+        const c = last?.upstream === u ? last : new Cluster(u, this.#pools, this.stats.upstream(u.name));
+        for (const k of c.poolKeys) keep.add(k);
+        clusters.set(u.name, c);
+      }
+    }
 
     // Bind new listeners first: if one cannot bind, nothing changes.
     const fresh: { l: ProxyListener; ir: ir.Listener }[] = [];
@@ -120,9 +142,12 @@ export class Proxy implements ProxyHandle {
     const wanted = new Set(s.listeners.map((l) => l.name));
     /** renamed maps a listener the snapshot drops to the new name that takes over its socket. */
     const renamed = new Map<string, string>();
+    const tables = new Map<string, RouteTable>();
     for (const il of s.listeners) {
+      const table = new RouteTable(il, this.#compiled, this.#tables.get(il.name));
+      tables.set(il.name, table);
       const runtime: ListenerRuntime = {
-        table: new RouteTable(il),
+        table,
         clusters,
         scheme: il.ssl ? 'https' : 'http',
         stats: this.stats,
@@ -181,6 +206,9 @@ export class Proxy implements ProxyHandle {
       if (e) this.#listeners.set(il.name, { l: e.l, ir: il });
     }
     this.#current = s;
+    this.#clusters = clusters;
+    this.#tables = tables;
+    this.#poolKeys = keep;
     this.#pools.retain(keep);
     this.stats.snapshotsApplied.labels('ack').inc();
     // A removed listener stops accepting now and drains in the background.

@@ -50,11 +50,9 @@ export function impliesHttp2(port: ServicePort): boolean {
  * that exist now (whose user-set fields are kept).
  */
 export function discoverUpstreams(resources: readonly Resource[]): Resource<UpstreamSpec>[] {
-  const existing = new Map(
-    byKind<UpstreamSpec>(resources, 'Upstream')
-      .filter((u) => u.metadata.namespace === GLOO_NAMESPACE)
-      .map((u) => [u.metadata.name, u]),
-  );
+  // A lookup by name: no need to sort (thousands of) Upstreams as byKind does.
+  const existing = new Map<string, Resource<UpstreamSpec>>();
+  for (const r of resources) if (r.kind === 'Upstream' && r.metadata.namespace === GLOO_NAMESPACE) existing.set(r.metadata.name, r as Resource<UpstreamSpec>);
   const out: Resource<UpstreamSpec>[] = [];
   for (const svc of byKind<ServiceSpec>(resources, 'Service')) {
     for (const port of svc.spec.ports) {

@@ -53,15 +53,23 @@ export function findDomainConflicts(
   gw: Resource<GatewaySpec>, vss: readonly Resource<VirtualServiceSpec>[], report: Report,
 ): Set<Resource<VirtualServiceSpec>> {
   const owners = new Map<string, Resource<VirtualServiceSpec>[]>();
+  /** shared lists each domain with more than one owner, once. */
+  const shared: string[] = [];
+  const add = (d: string, vs: Resource<VirtualServiceSpec>) => {
+    const list = owners.get(d);
+    if (!list) owners.set(d, [vs]);
+    else if (list.push(vs) === 2) shared.push(d);
+  };
   for (const vs of vss) {
-    const domains = new Set((vs.spec.virtualHost.domains?.length ? vs.spec.virtualHost.domains : ['*']).map((d) => d.toLowerCase()));
-    for (const d of domains) owners.set(d, [...(owners.get(d) ?? []), vs]);
+    const given = vs.spec.virtualHost.domains;
+    if (!given?.length) add('*', vs);
+    else if (given.length === 1) add(given[0]!.toLowerCase(), vs);
+    else for (const d of new Set(given.map((x) => x.toLowerCase()))) add(d, vs);
   }
   const conflicted = new Set<Resource<VirtualServiceSpec>>();
   // As Gloo: one error per conflicting domain, naming the other VirtualServices with that domain.
-  for (const domain of [...owners.keys()].sort()) {
+  for (const domain of shared.sort()) {
     const list = owners.get(domain)!;
-    if (list.length < 2) continue;
     for (const vs of list) {
       conflicted.add(vs);
       report.error(vs, domainConflict([domain], list.filter((o) => o !== vs).map(refString).sort()));

@@ -43,19 +43,21 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
 /** translateSecrets checks every Secret and reports problems on it; the result is keyed by secretKey. */
 export function translateSecrets(secrets: readonly SecretResource[], report: Report): Map<string, SecretInfo> {
   const out = new Map<string, SecretInfo>();
-  for (const s of secrets) {
-    report.saw(s);
-    const problems = checkSecret(s);
-    for (const p of problems.errors) report.error(s, p);
-    const info: SecretInfo = {
-      resource: s,
-      type: s.type,
-      ...(problems.errors[0] ? { problem: problems.errors[0] } : {}),
-      ...(problems.errors.length === 0 && problems.tls ? { tls: problems.tls } : {}),
-    };
-    out.set(secretKey(s.metadata.namespace, s.metadata.name), info);
-  }
+  for (const s of secrets) out.set(secretKey(s.metadata.namespace, s.metadata.name), translateSecret(s, report));
   return out;
+}
+
+/** translateSecret checks one Secret; it depends on nothing else. */
+export function translateSecret(s: SecretResource, report: Report): SecretInfo {
+  report.saw(s);
+  const problems = checkSecret(s);
+  for (const p of problems.errors) report.error(s, p);
+  return {
+    resource: s,
+    type: s.type,
+    ...(problems.errors[0] ? { problem: problems.errors[0] } : {}),
+    ...(problems.errors.length === 0 && problems.tls ? { tls: problems.tls } : {}),
+  };
 }
 
 function checkSecret(s: SecretResource): { errors: string[]; tls?: TlsSecretMaterial } {

@@ -200,10 +200,10 @@ describe('translate', () => {
     }
   });
 
-  test('the snapshot version is the content version of the rest of the snapshot', () => {
+  test('the snapshot version is the tree hash of the rest of the snapshot (ir.snapshotVersion)', () => {
     const { result } = run(loadCase(join(TESTDATA, 'seed.in.yaml')));
     const { version, ...body } = proxySnapshot(result);
-    assert.equal(version, ir.contentVersion(body));
+    assert.equal(version, ir.snapshotVersion(body));
   });
 
   test('the snapshot version changes when a route changes, and only then', () => {

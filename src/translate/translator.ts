@@ -8,6 +8,11 @@
  *      ssl Gateway's listener gets the certificates of its VirtualServices (translate/tls.ts).
  *   4. A resource rejected in 1–3 is replaced by its last accepted form, if it has one, and
  *      the set is translated again, so a resource that turns bad keeps serving (Gloo).
+ * With a TranslateCache kept across calls (the control plane keeps one), each resource's own
+ * translation is reused while what it read is unchanged, and a change that only replaces a few
+ * VirtualServices' routes is patched into the last result (translateChanges): at 10,000
+ * VirtualServices a pass after one change costs about a millisecond instead of a second. The
+ * result is the same either way (incremental.test.ts).
  */
 import type { Resource, ResourceState } from '../api/meta.js';
 import type { UpstreamSpec } from '../api/gloo/upstream.js';
@@ -20,7 +25,7 @@ import * as ir from '../ir/index.js';
 import { byKind, compareResources, keyOf, keyString } from '../config/resource-set.js';
 import { Report } from './report.js';
 import { EndpointIndex, translateUpstream, clusterName, DEFAULT_CONNECT_TIMEOUT_MS } from './upstream.js';
-import { translateVirtualService, type KubeDestination } from './virtual-service.js';
+import { translateVirtualService, type KubeDestination, type VirtualServiceContext } from './virtual-service.js';
 import { impliesHttp2 } from './discovery.js';
 import { selectVirtualServices, findDomainConflicts, translateListener, proxyNamesOf } from './gateway.js';
 import { GLOO_NAMESPACE } from '../api/kinds.js';
@@ -29,8 +34,9 @@ import { validatePeerAuthentication } from './peer-authentication.js';
 import { istioOptionsOf } from './istio-mtls.js';
 import { translateHttpSettings } from './http-settings.js';
 import { isSecret } from '../api/core/secret.js';
-import { secretKey, translateSecrets, type SecretInfo, type TlsSecretMaterial } from './secret.js';
+import { secretKey, translateSecret, type SecretInfo, type TlsSecretMaterial } from './secret.js';
 import { listenerTls, translateSslConfig, warnMissingTlsSecretOf, type VirtualServiceTls } from './tls.js';
+import { TranslateCache, type VirtualHostMemo, type VsQuery } from './cache.js';
 
 /** ResourceOutcome is one resource's status after translation. */
 export interface ResourceOutcome {
@@ -59,14 +65,33 @@ export interface TranslateOptions {
   readonly lastAccepted?: ReadonlyMap<string, Resource>;
   /** proxies lists proxy names that get a snapshot even with no Gateway (so they can report ready). */
   readonly proxies?: readonly string[];
+  /**
+   * cache, kept across calls, makes a translation after a change cost what changed (cache.ts);
+   * the result is the same with or without it.
+   */
+  readonly cache?: TranslateCache;
 }
 
 /** translate runs the whole pipeline; see the module comment for the steps. */
 export function translate(resources: readonly Resource[], opts: TranslateOptions = {}): TranslateResult {
-  const first = translateOnce(resources, opts.proxies ?? []);
-  const rejected = new Set([...first.outcomes].filter(([, o]) => o.state === 'Rejected').map(([k]) => k));
-  const accepted = resources.filter((r) => !rejected.has(keyString(keyOf(r))));
-  if (rejected.size === 0) return { snapshots: first.snapshots, outcomes: first.outcomes, accepted, tlsSecrets: first.tlsSecrets };
+  const cache = opts.cache ?? new TranslateCache();
+  const proxies = opts.proxies ?? [];
+  const quick = opts.cache && translateChanges(resources, proxies, opts.cache);
+  if (quick) return quick;
+  cache.last = undefined;
+  const first = translateOnce(resources, proxies, cache);
+  const rejected = new Set<string>();
+  for (const [k, o] of first.outcomes) if (o.state === 'Rejected') rejected.add(k);
+  const accepted = rejected.size === 0 ? resources.slice() : resources.filter((r) => !rejected.has(keyString(keyOf(r))));
+  if (rejected.size === 0) {
+    const result = { snapshots: first.snapshots, outcomes: first.outcomes, accepted, tlsSecrets: first.tlsSecrets };
+    // A clean result (nothing rejected, so no fallback) is where translateChanges can start from.
+    if (opts.cache && first.uniqueVirtualServices) {
+      // Copies: the caller may change its arrays after the call.
+      cache.last = { resources: resources.slice(), proxies: proxies.slice(), result, hasUpstream: first.hasUpstream };
+    }
+    return result;
+  }
 
   const fallback: Resource[] = [];
   const serving = new Set<string>();
@@ -86,13 +111,13 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   // A fallback form that no longer translates (it conflicts with a resource accepted in the
   // first pass, say) is dropped and the set translated again: current, accepted resources win.
   let set = fallback;
-  let second = translateOnce(set, opts.proxies ?? []);
+  let second = translateOnce(set, opts.proxies ?? [], cache);
   for (let round = 0; round < MAX_FALLBACK_ROUNDS; round++) {
     const broken = new Set([...serving].filter((k) => second.outcomes.get(k)?.state === 'Rejected'));
     if (broken.size === 0) break;
     for (const k of broken) serving.delete(k);
     set = set.filter((r) => !broken.has(keyString(keyOf(r))));
-    second = translateOnce(set, opts.proxies ?? []);
+    second = translateOnce(set, opts.proxies ?? [], cache);
   }
   const outcomes = new Map(first.outcomes);
   for (const k of serving) {
@@ -103,6 +128,107 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   return { snapshots: second.snapshots, outcomes, accepted, tlsSecrets: second.tlsSecrets };
 }
 
+/** MAX_QUICK_CHANGES bounds the changed resources translateChanges takes on. */
+const MAX_QUICK_CHANGES = 16;
+
+/** QUICK_ABORT stops translateChanges when a VirtualService resolves a kube destination. */
+const QUICK_ABORT = new Error('kube destination: not a quick change');
+
+/**
+ * translateChanges is translate() for the common change, from the last clean result in the cache:
+ * VirtualServices replaced by new forms with the same keys, neither with sslConfig, and with the
+ * same labels, the same domains (lower-cased, as a set) and routes or none as before. Then
+ *  - the same Gateways select them (selection reads the namespace, labels and sslConfig), and they
+ *    are served or not as before (a served VirtualService needs routes and no errors);
+ *  - no domain conflict appears (the last result had none: it would have rejected them);
+ *  - nothing else reads them: only their virtual hosts and their own outcomes change.
+ * So the last result with those virtual hosts and outcomes replaced is what translating the whole
+ * set gives; anything else (a new translation with errors, a kube destination, another kind,
+ * more than a few changes) returns undefined for a full translation. incremental.test.ts compares
+ * the two on random changes.
+ */
+function translateChanges(resources: readonly Resource[], proxies: readonly string[], cache: TranslateCache): TranslateResult | undefined {
+  const last = cache.last;
+  if (!last || last.resources.length !== resources.length || last.proxies.length !== proxies.length || last.proxies.some((p, i) => p !== proxies[i])) return undefined;
+  const changed: number[] = [];
+  for (let i = 0; i < resources.length; i++) {
+    if (resources[i] !== last.resources[i] && changed.push(i) > MAX_QUICK_CHANGES) return undefined;
+  }
+  /** outcomes is the last result's until an outcome changes (a copy of 20,000 entries is not free). */
+  let outcomes = last.result.outcomes as Map<string, ResourceOutcome>;
+  /** replaced maps an old virtual host to the new one. */
+  const replaced = new Map<ir.VirtualHost, ir.VirtualHost>();
+  const noKube = (): string | undefined => {
+    throw QUICK_ABORT;
+  };
+  for (const i of changed) {
+    const before = last.resources[i] as Resource<VirtualServiceSpec>;
+    const after = resources[i] as Resource<VirtualServiceSpec>;
+    if (!quickCompatible(before, after)) return undefined;
+    const old = cache.virtualHosts.get(before);
+    if (!old || old.queries.some((q) => q.t === 'kube')) return undefined;
+    const report = new Report();
+    let memo: VirtualHostMemo;
+    try {
+      memo = virtualHostOf(after, cache, report, last.hasUpstream, noKube);
+    } catch (err) {
+      if (err === QUICK_ABORT) return undefined;
+      throw err;
+    }
+    const outcome = report.result();
+    const key = keyString(keyOf(after));
+    const o = outcome.get(key);
+    if (!o || o.state === 'Rejected' || outcome.size !== 1) return undefined;
+    const was = outcomes.get(key);
+    if (was !== o && (was?.state !== o.state || was.reason !== o.reason)) {
+      if (outcomes === last.result.outcomes) outcomes = new Map(outcomes);
+      outcomes.set(key, o);
+    }
+    replaced.set(old.value, memo.value);
+  }
+  const snapshots = new Map<string, ir.Snapshot>();
+  for (const [proxy, snap] of last.result.snapshots) {
+    let touched = false;
+    const listeners = snap.listeners.map((l) => {
+      if (!l.virtualHosts.some((vh) => replaced.has(vh))) return l;
+      touched = true;
+      return { ...l, virtualHosts: l.virtualHosts.map((vh) => replaced.get(vh) ?? vh) };
+    });
+    if (!touched) {
+      snapshots.set(proxy, snap);
+      continue;
+    }
+    const body = { proxy: snap.proxy, listeners, upstreams: snap.upstreams };
+    snapshots.set(proxy, { version: ir.snapshotVersion(body, cache.versions), ...body });
+  }
+  const result: TranslateResult = { snapshots, outcomes, accepted: resources.slice(), tlsSecrets: last.result.tlsSecrets };
+  cache.last = { ...last, resources: resources.slice(), result };
+  return result;
+}
+
+/** quickCompatible tells a change translateChanges can take (see there). */
+function quickCompatible(before: Resource, after: Resource): boolean {
+  if (before.kind !== 'VirtualService' || after.kind !== 'VirtualService') return false;
+  if (before.metadata.namespace !== after.metadata.namespace || before.metadata.name !== after.metadata.name) return false;
+  const a = before as Resource<VirtualServiceSpec>;
+  const b = after as Resource<VirtualServiceSpec>;
+  if (a.spec.sslConfig !== undefined || b.spec.sslConfig !== undefined) return false;
+  if (((a.spec.virtualHost.routes?.length ?? 0) > 0) !== ((b.spec.virtualHost.routes?.length ?? 0) > 0)) return false;
+  return sameStringMap(a.metadata.labels, b.metadata.labels) && domainSet(a) === domainSet(b);
+}
+
+function sameStringMap(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
+  const ka = Object.keys(a ?? {});
+  if (ka.length !== Object.keys(b ?? {}).length) return false;
+  return ka.every((k) => Object.hasOwn(b!, k) && a![k] === b![k]);
+}
+
+/** domainSet is a VirtualService's domains as domain conflicts see them, as one string. */
+function domainSet(vs: Resource<VirtualServiceSpec>): string {
+  const given = vs.spec.virtualHost.domains;
+  return JSON.stringify([...new Set((given?.length ? given : ['*']).map((d) => d.toLowerCase()))].sort());
+}
+
 /** MAX_FALLBACK_ROUNDS bounds the re-translations that drop broken fallback forms. */
 const MAX_FALLBACK_ROUNDS = 3;
 
@@ -110,12 +236,18 @@ interface OnceResult {
   snapshots: Map<string, ir.Snapshot>;
   outcomes: Map<string, ResourceOutcome>;
   tlsSecrets: Map<string, TlsSecretMaterial>;
+  /** hasUpstream answers VirtualServices' questions about Upstreams in this set. */
+  hasUpstream(ns: string, n: string): boolean;
+  /** uniqueVirtualServices: no two VirtualServices share a namespace and name (their outcomes would merge). */
+  uniqueVirtualServices: boolean;
 }
 
-function translateOnce(resources: readonly Resource[], proxies: readonly string[]): OnceResult {
+function translateOnce(resources: readonly Resource[], proxies: readonly string[], cache: TranslateCache): OnceResult {
   const report = new Report();
   const settings = pickSettings(byKind<SettingsSpec>(resources, 'Settings'), report);
-  const index = new EndpointIndex(byKind<ServiceSpec>(resources, 'Service'), byKind<WorkloadEntrySpec>(resources, 'WorkloadEntry'));
+  const services = byKind<ServiceSpec>(resources, 'Service');
+  const workloads = byKind<WorkloadEntrySpec>(resources, 'WorkloadEntry');
+  const index = new EndpointIndex(services, workloads);
   for (const r of resources) if (r.kind === 'Service' || r.kind === 'WorkloadEntry') report.saw(r);
   const istio = istioOptionsOf(settings, report);
   for (const pa of byKind<PeerAuthenticationSpec>(resources, 'PeerAuthentication')) {
@@ -125,13 +257,34 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     for (const w of warnings) report.warn(pa, w);
   }
 
+  // What translations read besides their own resource (see cache.ts): kube destinations and kube
+  // Upstreams read the Services and WorkloadEntries, every Upstream the Istio options.
+  const kubeFingerprint = cache.fingerprint([...services, ...workloads]);
+  const istioFingerprint = `${istio.enableIntegration},${istio.enableAutoMtls}`;
+  if (cache.kubeFingerprint !== kubeFingerprint) {
+    cache.kubeUpstreams.clear();
+    cache.kubeFingerprint = kubeFingerprint;
+  }
+
   // 1. Upstreams.
-  const upstreams: Record<string, ir.Upstream> = {};
-  const upstreamRefs = new Set<string>();
-  for (const u of byKind<UpstreamSpec>(resources, 'Upstream')) {
-    const iu = translateUpstream(u, index, istio, report);
-    upstreams[iu.name] = iu;
-    upstreamRefs.add(`${u.metadata.namespace}/${u.metadata.name}`);
+  /** upstreams in the order the snapshot lists them; kubeNames are the kube destinations' among them. */
+  const upstreams: ir.Upstream[] = [];
+  const kubeNames = new Set<string>();
+  /** upstreamRefs: namespace → names of the Upstreams in it. */
+  const upstreamRefs = new Map<string, Set<string>>();
+  for (const u of cache.ofKind<UpstreamSpec>(resources, 'Upstream')) {
+    const fingerprint = u.spec.kube ? `${istioFingerprint}|${kubeFingerprint}` : istioFingerprint;
+    let memo = cache.upstreams.get(u);
+    if (memo?.fingerprint === fingerprint) report.replay(memo.entries);
+    else {
+      const [value, entries] = report.record(() => translateUpstream(u, index, istio, report));
+      memo = { value, entries, fingerprint };
+      cache.upstreams.set(u, memo);
+    }
+    upstreams.push(memo.value);
+    const names = upstreamRefs.get(u.metadata.namespace);
+    if (names) names.add(u.metadata.name);
+    else upstreamRefs.set(u.metadata.namespace, new Set([u.metadata.name]));
   }
   const kubeUpstream = (d: KubeDestination): string | undefined => {
     const svc = index.service(d.namespace, d.name);
@@ -139,28 +292,59 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
     if (!svc || !port) return undefined;
     // Gloo names these in-memory upstreams `kube-svc:<ns>-<svc>-<port>` in the Service's namespace.
     const name = clusterName(`kube-svc:${d.namespace}-${d.name}-${d.port}`, d.namespace);
-    upstreams[name] ??= {
-      name,
-      connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
-      protocol: impliesHttp2(port) ? 'http2' : 'http1',
-      endpoints: index.endpoints(d.namespace, svc.spec.selector, port),
-    };
+    // An Upstream resource's cluster name never starts with `kube-svc:` (names have no colon).
+    if (!kubeNames.has(name)) {
+      // The same Services and WorkloadEntries give the same upstream: reused, so it keeps its identity.
+      const key = `${d.namespace}/${d.name}/${d.port}`;
+      let u = cache.kubeUpstreams.get(key);
+      if (!u) {
+        u = {
+          name,
+          connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+          protocol: impliesHttp2(port) ? 'http2' : 'http1',
+          endpoints: index.endpoints(d.namespace, svc.spec.selector, port),
+        };
+        cache.kubeUpstreams.set(key, u);
+      }
+      upstreams.push(u);
+      kubeNames.add(name);
+    }
     return name;
   };
+  const hasUpstream = (ns: string, n: string) => upstreamRefs.get(ns)?.has(n) ?? false;
 
   // 2. Secrets, then VirtualServices: translated once each, whichever Gateways select them.
-  const secrets = translateSecrets(resources.filter(isSecret).sort(compareResources), report);
+  const secretList = cache.ofKind(resources, 'Secret').filter(isSecret);
+  const secrets = new Map<string, SecretInfo>();
+  for (const s of secretList) {
+    let memo = cache.secrets.get(s);
+    if (memo) report.replay(memo.entries);
+    else {
+      const [value, entries] = report.record(() => translateSecret(s, report));
+      memo = { value, entries };
+      cache.secrets.set(s, memo);
+    }
+    secrets.set(secretKey(s.metadata.namespace, s.metadata.name), memo.value);
+  }
   const tlsContext = { report, secrets, warnMissingTlsSecret: warnMissingTlsSecretOf(settings) };
-  const vss = byKind<VirtualServiceSpec>(resources, 'VirtualService');
-  const vhosts = new Map<Resource<VirtualServiceSpec>, ir.VirtualHost>();
+  const tlsFingerprint = cache.fingerprint(secretList, tlsContext.warnMissingTlsSecret);
+  const vss = cache.ofKind<VirtualServiceSpec>(resources, 'VirtualService');
+  /** vhosts are the VirtualServices' translations, in the cache (every one of vss has an entry by now). */
+  const vhosts = { get: (vs: Resource<VirtualServiceSpec>) => cache.virtualHosts.get(vs)!.value };
   const vsTls = new Map<Resource<VirtualServiceSpec>, VirtualServiceTls>();
   for (const vs of vss) {
-    const vh = translateVirtualService(vs, { report, hasUpstream: (ns, n) => upstreamRefs.has(`${ns}/${n}`), kubeUpstream });
+    virtualHostOf(vs, cache, report, hasUpstream, kubeUpstream);
     if (vs.spec.sslConfig) {
-      const t = translateSslConfig(vs, vs.spec.sslConfig, tlsContext);
-      if (t) vsTls.set(vs, t);
+      const sslConfig = vs.spec.sslConfig;
+      let t = cache.sslConfigs.get(vs);
+      if (t?.fingerprint === tlsFingerprint) report.replay(t.entries);
+      else {
+        const [value, entries] = report.record(() => translateSslConfig(vs, sslConfig, tlsContext));
+        t = { value, entries, fingerprint: tlsFingerprint };
+        cache.sslConfigs.set(vs, t);
+      }
+      if (t.value) vsTls.set(vs, t.value);
     }
-    vhosts.set(vs, vh);
   }
 
   // 3. Gateways → listeners, per proxy.
@@ -175,7 +359,10 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
   const selected = new Map(gateways.map((gw) => [gw, selectVirtualServices(gw, vss)]));
   for (const [gw, list] of selected) {
     report.saw(gw);
-    findDomainConflicts(gw, list, report);
+    // The same VirtualServices on the same Gateway: the same conflicts (usually none) as last time.
+    const memo = cache.domainConflicts.get(gw);
+    if (memo && memo.list.length === list.length && memo.list.every((vs, i) => vs === list[i])) report.replay(memo.entries);
+    else cache.domainConflicts.set(gw, { list, entries: report.record(() => findDomainConflicts(gw, list, report))[1] });
   }
   for (const [gw, list] of selected) {
     if (gw.spec.httpGateway?.virtualServiceExpressions !== undefined) {
@@ -210,11 +397,64 @@ function translateOnce(resources: readonly Resource[], proxies: readonly string[
   }
 
   const snapshots = new Map<string, ir.Snapshot>();
+  const upstreamRecord = cache.upstreamRecord(upstreams);
   for (const [proxy, ls] of listeners) {
-    const body = { proxy, listeners: ls, upstreams };
-    snapshots.set(proxy, { version: ir.contentVersion(body), ...body });
+    const body = { proxy, listeners: ls, upstreams: upstreamRecord };
+    snapshots.set(proxy, { version: ir.snapshotVersion(body, cache.versions), ...body });
   }
-  return { snapshots, outcomes: report.result(), tlsSecrets: namedSecrets(listeners, secrets) };
+  let uniqueVirtualServices = true;
+  for (let i = 1; i < vss.length; i++) {
+    // vss is sorted by namespace and name: a duplicate sits next to its twin.
+    if (vss[i]!.metadata.namespace === vss[i - 1]!.metadata.namespace && vss[i]!.metadata.name === vss[i - 1]!.metadata.name) uniqueVirtualServices = false;
+  }
+  return { snapshots, outcomes: report.result(cache.keyOrder), tlsSecrets: namedSecrets(listeners, secrets), hasUpstream, uniqueVirtualServices };
+}
+
+/**
+ * virtualHostOf translates a VirtualService, or replays its cached translation when every question
+ * it asked gets the same answer (cache.ts).
+ */
+function virtualHostOf(
+  vs: Resource<VirtualServiceSpec>, cache: TranslateCache, report: Report,
+  hasUpstream: (ns: string, n: string) => boolean, kubeUpstream: (d: KubeDestination) => string | undefined,
+): VirtualHostMemo {
+  let memo = cache.virtualHosts.get(vs);
+  if (memo && sameAnswers(memo.queries, hasUpstream, kubeUpstream)) {
+    report.replay(memo.entries);
+    return memo;
+  }
+  const queries: VsQuery[] = [];
+  const recording: VirtualServiceContext = {
+    report,
+    hasUpstream: (namespace, name) => {
+      const answer = hasUpstream(namespace, name);
+      queries.push({ t: 'has', namespace, name, answer });
+      return answer;
+    },
+    kubeUpstream: (d) => {
+      const answer = kubeUpstream(d);
+      queries.push({ t: 'kube', d, answer });
+      return answer;
+    },
+  };
+  const [value, entries] = report.record(() => translateVirtualService(vs, recording));
+  memo = { value, entries, queries };
+  cache.virtualHosts.set(vs, memo);
+  return memo;
+}
+
+/**
+ * sameAnswers asks a cached VirtualService translation's questions again, in order, and tells
+ * whether every answer is the one it got (asking registers kube destinations' upstreams, as the
+ * translation did).
+ */
+function sameAnswers(
+  queries: readonly VsQuery[], hasUpstream: (ns: string, n: string) => boolean, kubeUpstream: (d: KubeDestination) => string | undefined,
+): boolean {
+  for (const q of queries) {
+    if (q.t === 'has' ? hasUpstream(q.namespace, q.name) !== q.answer : kubeUpstream(q.d) !== q.answer) return false;
+  }
+  return true;
 }
 
 /** namedSecrets collects the material of every Secret a listener names, for the proxy. */

@@ -516,3 +516,53 @@ describe('FileStore with Secrets', () => {
     assert.deepEqual((again.get({ kind: 'Secret', namespace: 'default', name: 'tls' }) as unknown as { data: unknown }).data, { a: 'YQ==' });
   });
 });
+
+describe('FileStore at scale', () => {
+  test('list() keeps the order of first writes through replaces, creates and deletes', async () => {
+    const s = await loadedStore();
+    for (const n of ['a', 'b', 'c']) await s.put(upstream(n));
+    const names = () => s.list().map((r) => `${r.metadata.name}:${r.metadata.resourceVersion}`);
+    const before = names();
+    const b2 = (await s.put(upstream('b', 9000))).resource;
+    assert.deepEqual(names(), [before[0], `b:${b2.metadata.resourceVersion}`, before[2]]);
+    await s.delete(keyOf(upstream('a')));
+    const d = (await s.put(upstream('d'))).resource;
+    assert.deepEqual(names(), [`b:${b2.metadata.resourceVersion}`, before[2], `d:${d.metadata.resourceVersion}`]);
+    // The caller's array is its own.
+    s.list().pop();
+    assert.equal(s.list().length, 3);
+  });
+
+  test('recordAccepted writes many accepted forms at once, each a whole file, and reloads them', async () => {
+    const dir = freshDir();
+    const s1 = new FileStore(dir);
+    await s1.load();
+    const stored: Resource[] = [];
+    for (let i = 0; i < 50; i++) stored.push((await s1.put(upstream(`u${i}`, 8000 + i, i % 2 ? 'team-a' : 'team-b'))).resource);
+    await s1.recordAccepted(stored);
+    // Again: nothing to write, and nothing changes.
+    await s1.recordAccepted(stored);
+    assert.equal(s1.acceptedForms().size, 50);
+    const s2 = new FileStore(dir);
+    await s2.load();
+    assert.deepEqual(s2.loadIssues, []);
+    for (const r of stored) assert.deepEqual(s2.acceptedForms().get(keyString(keyOf(r))), r);
+    assert.ok((await files(dir)).every((f) => !f.endsWith('.tmp')));
+  });
+
+  test('on load, an accepted form identical to its resource is the same object; a different one is its own', async () => {
+    const dir = freshDir();
+    const s1 = new FileStore(dir);
+    await s1.load();
+    const same = (await s1.put(upstream('same'))).resource;
+    const old = (await s1.put(upstream('changed'))).resource;
+    await s1.recordAccepted([same, old]);
+    const changed = (await s1.put(upstream('changed', 9000))).resource;
+    const s2 = new FileStore(dir);
+    await s2.load();
+    assert.equal(s2.acceptedForms().get(keyString(keyOf(same))), s2.get(keyOf(same)));
+    assert.deepEqual(s2.acceptedForms().get(keyString(keyOf(old))), old);
+    assert.deepEqual(s2.get(keyOf(changed)), changed);
+    assert.notEqual(s2.acceptedForms().get(keyString(keyOf(old))), s2.get(keyOf(changed)));
+  });
+});

@@ -11,7 +11,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { parseResource, formatIssues } from '../../api/parse.js';
 import type { Resource } from '../../api/meta.js';
 import { keyOf, keyString, type ResourceKey } from '../resource-set.js';
-import { atomicWrite, syncDir } from './atomic-write.js';
+import { atomicWrite, atomicWriteMany, syncDir } from './atomic-write.js';
 import { ConflictError } from '../errors.js';
 import { isSecret } from '../../api/core/secret.js';
 
@@ -34,6 +34,11 @@ export class FileStore {
   readonly #dir: string;
   readonly #resources = new Map<string, Resource>();
   readonly #accepted = new Map<string, Resource>();
+  /** #recorded holds the objects recordAccepted has recorded (or load found recorded): nothing to do for them. */
+  #recorded = new WeakSet<Resource>();
+  /** #list is list(), built on first use and kept in step with #resources; #listIndex maps keys to places in it. */
+  #list: Resource[] | undefined;
+  #listIndex = new Map<string, number>();
   readonly #listeners = new Set<StoreChangeListener>();
   #rv = 0;
   #queue: Promise<unknown> = Promise.resolve();
@@ -59,27 +64,50 @@ export class FileStore {
     await mkdir(join(this.#dir, 'resources'), { recursive: true });
     this.#loadIssues = [];
     this.#rv = Number((await readFile(join(this.#dir, RV_FILE), 'utf8').catch(() => '0')).trim()) || 0;
+    this.#recorded = new WeakSet();
+    /** texts of the resources' files, so an accepted form written from the same resource is not parsed twice. */
+    const texts = new Map<string, Resource>();
     for (const [store, sub] of [[this.#resources, 'resources'], [this.#accepted, 'accepted']] as const) {
       store.clear();
-      for (const file of await listYaml(join(this.#dir, sub))) {
+      const files = await listYaml(join(this.#dir, sub));
+      const contents = await readAll(files);
+      for (const [i, file] of files.entries()) {
         try {
-          const r = parseResource(parseYaml(await readFile(file, 'utf8')));
+          const text = contents[i]!;
+          if (text instanceof Error) throw text;
+          // An accepted form that is the stored resource, byte for byte, is the same object: one
+          // copy in memory, and translation caches see one resource.
+          const same = sub === 'accepted' ? texts.get(text) : undefined;
+          if (same && file === this.#path(sub, keyOf(same))) {
+            store.set(keyString(keyOf(same)), same);
+            this.#recorded.add(same);
+            continue;
+          }
+          const r = parseResource(parseYaml(text));
           if (!r.ok) throw new Error(formatIssues(r).join('; '));
           // A file must sit where its kind, namespace and name say, or delete would miss it.
           if (file !== this.#path(sub, keyOf(r.resource))) throw new Error(`holds ${keyString(keyOf(r.resource))}, which belongs in ${this.#path(sub, keyOf(r.resource))}`);
           store.set(keyString(keyOf(r.resource)), r.resource);
+          if (sub === 'resources') texts.set(text, r.resource);
           this.#rv = Math.max(this.#rv, Number(r.resource.metadata.resourceVersion ?? 0) || 0);
         } catch (err) {
           this.#loadIssues.push({ file, message: (err as Error).message });
         }
       }
     }
+    this.#list = undefined;
     return fresh;
   }
 
   /** list returns every stored resource. */
   list(): Resource[] {
-    return [...this.#resources.values()];
+    // Kept up to date, not rebuilt: a control plane with thousands of resources lists them on
+    // every pass. A replaced resource keeps its place, as in the Map.
+    if (!this.#list) {
+      this.#list = [...this.#resources.values()];
+      this.#listIndex = new Map([...this.#resources.keys()].map((k, i) => [k, i]));
+    }
+    return this.#list.slice();
   }
 
   /** get returns one resource. */
@@ -121,10 +149,19 @@ export class FileStore {
         resourceVersion: String(++this.#rv),
       };
       delete next.status;
-      // The counter is persisted, so a version is never issued twice, even after deletes and restarts.
-      await atomicWrite(join(this.#dir, RV_FILE), String(this.#rv));
-      await atomicWrite(this.#path('resources', key), toYaml(next), modeOf(next));
+      // The counter is persisted, so a version is never issued twice, even after deletes and
+      // restarts. Both files are written at once: load takes the largest version it finds in
+      // either, so whichever lands first, none is issued twice.
+      await Promise.all([
+        atomicWrite(join(this.#dir, RV_FILE), String(this.#rv)),
+        atomicWrite(this.#path('resources', key), toYaml(next), modeOf(next)),
+      ]);
       this.#resources.set(ks, next);
+      if (this.#list) {
+        const at = this.#listIndex.get(ks);
+        if (at !== undefined) this.#list[at] = next;
+        else this.#listIndex.set(ks, this.#list.push(next) - 1);
+      }
       this.#notify();
       return { action: current ? ('configured' as const) : ('created' as const), resource: next };
     });
@@ -140,6 +177,7 @@ export class FileStore {
       await syncDir(join(this.#dir, 'resources', key.kind, key.namespace)).catch(() => undefined);
       this.#resources.delete(ks);
       this.#accepted.delete(ks);
+      this.#list = undefined;
       this.#notify();
       return true;
     });
@@ -148,14 +186,22 @@ export class FileStore {
   /** recordAccepted remembers the form of a resource the translator accepted. */
   recordAccepted(resources: readonly Resource[]): Promise<void> {
     return this.#serialized(async () => {
+      const fresh: Resource[] = [];
       for (const r of resources) {
+        // Thousands of resources are passed on every pass; those recorded before cost a lookup.
+        if (this.#recorded.has(r)) continue;
         const ks = keyString(keyOf(r));
         const prev = this.#accepted.get(ks);
         if (prev && prev.metadata.resourceVersion === r.metadata.resourceVersion) continue;
         // Only the stored form can become the accepted form; a stale copy is ignored.
         if (this.#resources.get(ks)?.metadata.resourceVersion !== r.metadata.resourceVersion) continue;
-        await atomicWrite(this.#path('accepted', keyOf(r)), toYaml(r), modeOf(r));
-        this.#accepted.set(ks, r);
+        fresh.push(r);
+      }
+      // Each file is replaced atomically; many at once share their directory syncs.
+      await atomicWriteMany(fresh.map((r) => ({ path: this.#path('accepted', keyOf(r)), data: toYaml(r), mode: modeOf(r) })));
+      for (const r of fresh) {
+        this.#accepted.set(keyString(keyOf(r)), r);
+        this.#recorded.add(r);
       }
     });
   }
@@ -197,6 +243,23 @@ async function exists(p: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** READ_CONCURRENCY bounds the files load reads at once. */
+const READ_CONCURRENCY = 64;
+
+/** readAll reads files a few dozen at a time; a file that cannot be read gives its Error. */
+async function readAll(files: readonly string[]): Promise<(string | Error)[]> {
+  const out: (string | Error)[] = new Array<string | Error>(files.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      out[i] = await readFile(files[i]!, 'utf8').catch((err: unknown) => err as Error);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, files.length) }, worker));
+  return out;
 }
 
 async function listYaml(dir: string): Promise<string[]> {

@@ -3,8 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import * as ir from '../../ir/index.js';
-import { RouteTable } from './route-table.js';
+import { RouteTable, WILDCARD_SCAN, type CompiledVirtualHosts } from './route-table.js';
 import type { RequestView } from './match.js';
 
 function route(name: string, match: Partial<ir.RouteMatch> = {}): ir.Route {
@@ -144,5 +145,98 @@ describe('RouteTable route selection', () => {
   test('compiled routes keep the order of the virtual host', () => {
     const vh = table.virtualHost('api.example.com');
     assert.deepEqual(vh?.routes.map((r) => r.route.name), ['exact-health', 'post-items', 'items', 'shadowed-items']);
+  });
+});
+
+/**
+ * referenceVirtualHost is the domain search as first written (a linear scan of the wildcards,
+ * longest first): the indexed table must pick the same virtual host for every Host.
+ */
+function referenceVirtualHost(l: ir.Listener, host: string | undefined): string | undefined {
+  const exact = new Map<string, string>();
+  const suffix: [string, string][] = [];
+  const prefix: [string, string][] = [];
+  let any: string | undefined;
+  for (const vh of l.virtualHosts) {
+    for (const d of vh.domains) {
+      if (d === '*') any ??= vh.name;
+      else if (d.startsWith('*')) suffix.push([d.slice(1), vh.name]);
+      else if (d.endsWith('*')) prefix.push([d.slice(0, -1), vh.name]);
+      else if (!exact.has(d)) exact.set(d, vh.name);
+    }
+  }
+  suffix.sort((a, b) => b[0].length - a[0].length);
+  prefix.sort((a, b) => b[0].length - a[0].length);
+  const lookup = (h: string) =>
+    exact.get(h) ??
+    suffix.find(([x]) => h.length > x.length && h.endsWith(x))?.[1] ??
+    prefix.find(([x]) => h.length > x.length && h.startsWith(x))?.[1];
+  if (host === undefined) return any;
+  const h = host.toLowerCase();
+  if (exact.has(h)) return exact.get(h);
+  const colon = h.lastIndexOf(':');
+  if (colon > 0 && h.indexOf(']') < colon) {
+    const bare = lookup(h.slice(0, colon));
+    if (bare) return bare;
+  }
+  return lookup(h) ?? any;
+}
+
+describe('RouteTable domain index', () => {
+  const label = fc.constantFrom('a', 'b', 'api', 'x1', 'example', 'com', 'io');
+  const name = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'));
+  const port = fc.option(fc.constantFrom(':80', ':8080'), { nil: '' });
+  const domain = fc.oneof(
+    { weight: 4, arbitrary: fc.tuple(name, port).map(([n, p]) => n + p) },
+    { weight: 3, arbitrary: name.map((n) => `*.${n}`) },
+    { weight: 1, arbitrary: name.map((n) => `*-${n}`) },
+    { weight: 3, arbitrary: name.map((n) => `${n}.*`) },
+    { weight: 1, arbitrary: fc.constant('*') },
+    { weight: 1, arbitrary: fc.constant('[::1]') },
+  );
+  const host = fc.oneof(
+    fc.tuple(name, port, fc.boolean()).map(([n, p, upper]) => (upper ? (n + p).toUpperCase() : n + p)),
+    domain.map((d) => d.replace(/\*/g, 'zz')),
+    fc.constantFrom('', '[::1]:8080', '.com', 'api.', '*', '*.com'),
+  );
+  // Few virtual hosts, and enough that the wildcards outgrow the scan and are looked up by length.
+  const domainList = fc.array(domain, { minLength: 1, maxLength: 3 });
+  const vhosts = fc.oneof(fc.array(domainList, { maxLength: 12 }), fc.array(domainList, { minLength: WILDCARD_SCAN * 3, maxLength: WILDCARD_SCAN * 6 }));
+
+  test('picks what the linear search picks, with few wildcards and with many', () => {
+    fc.assert(
+      fc.property(vhosts, fc.array(fc.option(host, { nil: undefined }), { minLength: 1, maxLength: 40 }), (domains, hosts) => {
+        const l = listener(...domains.map((ds, i) => vhost(`v${i}`, ds.map((d) => d.toLowerCase()))));
+        const table = new RouteTable(l);
+        for (const h of hosts) assert.equal(table.virtualHost(h)?.vhost.name, referenceVirtualHost(l, h), `host ${JSON.stringify(h)}`);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('a table built from the last one picks what a fresh one picks, whatever changed', () => {
+    const change = fc.record({ at: fc.nat(), domains: fc.option(fc.array(domain, { minLength: 1, maxLength: 3 }), { nil: undefined }), drop: fc.boolean() });
+    fc.assert(
+      fc.property(vhosts, fc.array(change, { maxLength: 4 }), fc.array(host, { minLength: 1, maxLength: 30 }), (domains, changes, hosts) => {
+        const cache: CompiledVirtualHosts = new WeakMap();
+        const first = listener(...domains.map((ds, i) => vhost(`v${i}`, ds.map((d) => d.toLowerCase()))));
+        const before = new RouteTable(first, cache);
+        const list = [...first.virtualHosts];
+        for (const c of changes) {
+          if (list.length === 0) break;
+          const at = c.at % list.length;
+          if (c.drop) list.splice(at, 1);
+          // A new object, with new domains or the same ones (only its routes changed).
+          else list[at] = vhost(`${list[at]!.name}'`, c.domains ? c.domains.map((d) => d.toLowerCase()) : [...list[at]!.domains]);
+        }
+        const next = listener(...list);
+        const after = new RouteTable(next, cache, before);
+        const fresh = new RouteTable(next);
+        for (const h of hosts) assert.equal(after.virtualHost(h)?.vhost.name, fresh.virtualHost(h)?.vhost.name, `host ${JSON.stringify(h)}`);
+        // Unchanged virtual hosts keep their compiled form.
+        for (const vh of first.virtualHosts) if (list.includes(vh)) assert.equal(cache.get(vh)?.vhost, vh);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
