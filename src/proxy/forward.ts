@@ -313,28 +313,39 @@ class Exchange {
         // undici gives up on it, so the client can still be told what went wrong.
         body: this.#withBody ? (this.#req.iterator({ destroyOnReturn: false }) as unknown as Readable) : null,
       },
-      this.#attemptHandler(this.#current),
+      new Exchange.#Attempt(this, this.#current),
     );
   }
 
-  /** #attemptHandler binds undici's callbacks to one attempt, so a retried one falls silent. */
-  #attemptHandler(attempt: number): Dispatcher.DispatchHandler {
-    const live = () => attempt === this.#current && !this.#done;
-    return {
-      onConnect: (abort) => {
-        if (!live()) return abort(new DownstreamGone('superseded'));
-        this.#abort = abort;
-      },
-      onHeaders: (status, raw, resume) => (live() ? this.#onHeaders(status, raw as Buffer[], resume) : true),
-      onData: (chunk) => (live() ? this.#onData(chunk) : true),
-      onComplete: (trailers) => {
-        if (live()) this.#onComplete(trailers as unknown as UpstreamTrailers);
-      },
-      onError: (err) => {
-        if (live()) this.#onError(err);
-      },
-    };
-  }
+  /**
+   * #Attempt binds undici's callbacks to one attempt, so a retried one falls silent. A class
+   * (one small object per attempt) rather than an object of closures: this is per request.
+   */
+  static readonly #Attempt = class Attempt implements Dispatcher.DispatchHandler {
+    constructor(
+      readonly x: Exchange,
+      readonly n: number,
+    ) {}
+    #live(): boolean {
+      return this.n === this.x.#current && !this.x.#done;
+    }
+    onConnect(abort: (err?: Error) => void): void {
+      if (!this.#live()) return abort(new DownstreamGone('superseded'));
+      this.x.#abort = abort;
+    }
+    onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+      return this.#live() ? this.x.#onHeaders(status, raw, resume) : true;
+    }
+    onData(chunk: Buffer): boolean {
+      return this.#live() ? this.x.#onData(chunk) : true;
+    }
+    onComplete(trailers: unknown): void {
+      if (this.#live()) this.x.#onComplete(trailers as UpstreamTrailers);
+    }
+    onError(err: Error): void {
+      if (this.#live()) this.x.#onError(err);
+    }
+  };
 
   #onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     if (status < 200) return true; // 1xx informational responses are not forwarded.
