@@ -3,7 +3,7 @@
 // runs first).
 //
 //   node bench/scale.mjs [--quick] [--virtual-services N] [--upstreams N] [--applies N]
-//                        [--translations N] [--only translate,lookup,up,proxy] [--cpu-prof DIR]
+//                        [--translations N] [--only translate,lookup,up,proxy] [--cpu-prof DIR] [--workers N]
 //                        [--json FILE]
 //
 // Exported for the lead's bench integration:
@@ -16,6 +16,8 @@
 //     lookups = 1_000_000,      // route lookups per measured configuration
 //     only = null,              // or some of ['translate', 'lookup', 'up', 'proxy'] ('proxy' needs 'up')
 //     cpuProfDir = null,        // a directory: run `meshgate up` with node --cpu-prof into it
+//     workers = 1,              // more: `meshgate up --workers N` (then workerRssMb: each worker's
+//                               // RSS, a proxy alone; treeRssMb: all of them with the primary)
 //     log = (line) => {},       // progress lines
 //   } = {}) → Promise<{
 //     virtualServices, upstreams, applies, date, node, cpus, loadAverage,
@@ -41,7 +43,8 @@
 //    defaults of a fresh data directory (two Gateways, Settings);
 //  - applies: a real `bin/meshgate up` (one process: control plane, CA and proxy), its data
 //    directory written directly before it starts (resources/ and accepted/, as meshgate leaves
-//    them after the resources were applied once), free ports. Each apply POSTs one VirtualService
+//    them after the resources were applied once), free ports. Two seconds after the proxy serves
+//    every VirtualService (start-up garbage collection is over), each apply POSTs one VirtualService
 //    to /v1/apply with one route changed (even applies: a direct-response body; odd ones: a
 //    prefix) while a client polls the proxy port in a tight loop on one keep-alive connection;
 //    the time is from the start of the apply request to the first answer per the new route.
@@ -66,6 +69,8 @@ const DIST = path.join(REPO, 'dist');
 const MESHGATE_BIN = path.join(REPO, 'bin', 'meshgate');
 const HOST = '127.0.0.1';
 const NAMESPACES = 10;
+/** SETTLE_MS is the pause between `meshgate up` serving everything and the first apply. */
+const SETTLE_MS = 2000;
 
 const dist = (p) => import(pathToFileURL(path.join(DIST, p)).href);
 
@@ -147,6 +152,16 @@ async function freePort() {
       srv.close(() => resolve(p));
     });
   });
+}
+
+/** treePids lists a process and its descendants (a `meshgate up --workers N` and its workers). */
+function treePids(pid) {
+  const out = [pid];
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const kids = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(/\s+/).filter(Boolean);
+    for (const k of kids) out.push(...treePids(Number(k)));
+  }
+  return out;
 }
 
 function statusMb(pid) {
@@ -267,7 +282,7 @@ class Poller {
   }
 }
 
-async function measureUp(nVs, nUs, applies, log, cpuProfDir) {
+async function measureUp(nVs, nUs, applies, log, cpuProfDir, workers) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-scale-'));
   const dataDir = path.join(tmp, 'data');
   let child;
@@ -280,7 +295,8 @@ async function measureUp(nVs, nUs, applies, log, cpuProfDir) {
     const t0 = performance.now();
     const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : [];
     child = spawn(process.execPath, [...nodeArgs, MESHGATE_BIN, 'up', '--data-dir', dataDir, '--http-port', String(httpPort), '--https-port', String(httpsPort),
-      '--admin-port', String(adminPort), '--control-port', String(controlPort), '--ca-port', String(caPort)], { stdio: ['ignore', fd, fd] });
+      '--admin-port', String(adminPort), '--control-port', String(controlPort), '--ca-port', String(caPort),
+      ...(workers > 1 ? ['--workers', String(workers)] : [])], { stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
     let exited = null;
     child.once('exit', (code, sig) => (exited = `exited (${sig ?? code})`));
@@ -297,7 +313,8 @@ async function measureUp(nVs, nUs, applies, log, cpuProfDir) {
       }
       const startupMs = performance.now() - t0;
       log(`  meshgate up serves all ${nVs} virtual services after ${(startupMs / 1000).toFixed(1)} s`);
-      const snapshotText = (await request({ port: controlPort, path: '/v1/snapshots/gateway-proxy' })).body;
+      // The applies measure a settled process, not the garbage collection of its start-up.
+      await delay(SETTLE_MS);
 
       const times = [];
       const responses = [];
@@ -320,7 +337,11 @@ async function measureUp(nVs, nUs, applies, log, cpuProfDir) {
         await delay(20);
       }
       const { rss, hwm } = statusMb(child.pid);
+      // Fetched last: serializing 10 MB of snapshot makes garbage that would disturb the applies.
+      const snapshotText = (await request({ port: controlPort, path: '/v1/snapshots/gateway-proxy' })).body;
+      const workerRss = workers > 1 ? treePids(child.pid).slice(1).map((p) => statusMb(p).rss) : [];
       return {
+        ...(workers > 1 ? { workers, workerRssMb: workerRss, treeRssMb: rss + workerRss.reduce((a, b) => a + b, 0) } : {}),
         startupMs,
         applyP50Ms: median(times), applyP99Ms: percentile(times, 99), applyMaxMs: Math.max(...times), applyRunsMs: times,
         applyResponseP50Ms: median(responses),
@@ -449,7 +470,7 @@ async function measureLookups(sizes, lookups) {
 // ---------------------------------------------------------------------------------------------
 
 /** runScaleBench: see the top of this file. */
-export async function runScaleBench({ virtualServices = 10000, upstreams = 10000, applies = 100, translations = 5, lookups = 1_000_000, only = null, cpuProfDir = null, log = () => {} } = {}) {
+export async function runScaleBench({ virtualServices = 10000, upstreams = 10000, applies = 100, translations = 5, lookups = 1_000_000, only = null, cpuProfDir = null, workers = 1, log = () => {} } = {}) {
   const want = (part) => !only || only.includes(part);
   if (!fs.existsSync(path.join(DIST, 'cli', 'main.js'))) throw new Error('meshgate is not built: run `npm run build` first');
   const result = {
@@ -466,7 +487,7 @@ export async function runScaleBench({ virtualServices = 10000, upstreams = 10000
   }
   if (want('up')) {
     log('meshgate up: startup and applies');
-    const { snapshotText, ...up } = await measureUp(virtualServices, upstreams, applies, log, cpuProfDir);
+    const { snapshotText, ...up } = await measureUp(virtualServices, upstreams, applies, log, cpuProfDir, workers);
     Object.assign(result, up);
     result.snapshotBytes = Buffer.byteLength(snapshotText);
     if (want('proxy')) {
@@ -488,7 +509,9 @@ function printTable(r) {
     [`apply → served, p99`, `${f(r.applyP99Ms)} ms`, 'target ≤ 100 ms'],
     ['apply → served, max', `${f(r.applyMaxMs)} ms`, ''],
     ['/v1/apply response, p50', `${f(r.applyResponseP50Ms)} ms`, ''],
-    ['RSS of meshgate up (control plane + CA + proxy)', `${f(r.upRssMb)} MB`, `peak ${f(r.upHwmMb)} MB`],
+    r.workers > 1
+      ? [`RSS of meshgate up --workers ${r.workers}: primary / workers`, `${f(r.upRssMb)} / ${r.workerRssMb.map((x) => f(x)).join(' + ')} MB`, `total ${f(r.treeRssMb)} MB`]
+      : ['RSS of meshgate up (control plane + CA + proxy)', `${f(r.upRssMb)} MB`, `peak ${f(r.upHwmMb)} MB`],
     ['RSS of the proxy alone', `${f(r.proxyRssMb)} MB`, `target ≤ 250 MB; ${f(r.proxyBaseRssMb)} MB before the snapshot`],
     ['proxy heap used', `${f(r.proxyHeapMb)} MB`, ''],
     ['proxy applySnapshot: first / one route changed', `${f(r.proxyApplyFullMs)} / ${f(r.proxyApplyOneMs)} ms`, ''],
@@ -521,6 +544,7 @@ function parseArgs(argv) {
     else if (a === '--json') o.json = argv[++k];
     else if (a === '--only') o.only = String(argv[++k]).split(',');
     else if (a === '--cpu-prof') o.cpuProfDir = argv[++k];
+    else if (a === '--workers') o.workers = num();
     else throw new Error(`unknown flag ${a}`);
   }
   return o;

@@ -13,6 +13,7 @@ import type { ProxyHandle } from './handle.js';
 import type { MeshCredential } from './upstream/mesh-tls.js';
 import { createSecureContext } from 'node:tls';
 import { namedSecrets, type TlsSecret } from './tls/secret-source.js';
+import { applyDelta, snapshotDelta, type SnapshotDelta } from './snapshot-delta.js';
 
 /** WorkerMessage is everything primary and workers say to each other. */
 /** WorkerCredential is the mesh credential sent to workers over the IPC pipe (never written anywhere). */
@@ -24,6 +25,8 @@ export interface WorkerCredential {
 }
 type ToWorker =
   | { t: 'snapshot'; snapshot: ir.Snapshot }
+  /** delta: a snapshot as changes to the last one the worker acknowledged (snapshot-delta.ts). */
+  | { t: 'delta'; delta: SnapshotDelta }
   | { t: 'metrics'; id: number }
   | { t: 'drain'; ms: number }
   | { t: 'credential'; identity: string; certChainPem: string; rootPem: string; keyPem: string }
@@ -43,6 +46,8 @@ type FromWorker =
 /** WorkerPool is the primary's view of N proxy workers. */
 export class WorkerPool implements ProxyHandle {
   readonly #workers: Worker[] = [];
+  /** #acked is, per worker, the last snapshot it acknowledged: the base of the next delta. */
+  readonly #acked = new Map<Worker, ir.Snapshot>();
   readonly #opts: ProxyOptions;
   readonly #log: Logger;
   #current: ir.Snapshot | undefined;
@@ -107,12 +112,27 @@ export class WorkerPool implements ProxyHandle {
     // The TLS Secrets the snapshot names go first, on the same ordered pipe.
     const secrets = this.#secretsFor(s);
     if (secrets.length) for (const w of this.#workers) if (!w.isDead()) w.send({ t: 'secrets', version: s.version, secrets } satisfies ToWorker);
-    const replies = await Promise.all(this.#workers.map((w) => this.#ask(w, { t: 'snapshot', snapshot: s }, (m) => (m.t === 'ack' || m.t === 'nack') && m.version === s.version)));
+    const replies = await Promise.all(this.#workers.map((w) => this.#send(w, s)));
     const nack = replies.find((r) => r.t === 'nack');
     if (nack && nack.t === 'nack') throw Object.assign(new Error(nack.error), { code: nack.code });
     this.#current = s;
     const ack = replies[0];
     if (ack?.t === 'ack') this.#addresses = ack.addresses;
+  }
+
+  /**
+   * #send offers a snapshot to a worker: as a delta from the last one it acknowledged when that
+   * is smaller (a few changed virtual hosts of thousands), else whole; a worker that cannot apply
+   * the delta (it never should) gets the snapshot whole.
+   */
+  async #send(w: Worker, s: ir.Snapshot): Promise<FromWorker> {
+    const match = (m: FromWorker) => (m.t === 'ack' || m.t === 'nack') && m.version === s.version;
+    const base = this.#acked.get(w);
+    const delta = base && base.version !== s.version ? snapshotDelta(base, s) : undefined;
+    let reply = delta ? await this.#ask(w, { t: 'delta', delta }, match) : undefined;
+    if (!reply || (reply.t === 'nack' && reply.code === DELTA_BASE_MISMATCH)) reply = await this.#ask(w, { t: 'snapshot', snapshot: s }, match);
+    if (reply.t === 'ack') this.#acked.set(w, s);
+    return reply;
   }
 
   /** #secretsFor looks up, in the primary's SecretSource, every TLS Secret a snapshot names. */
@@ -178,6 +198,9 @@ export class WorkerPool implements ProxyHandle {
   }
 }
 
+/** DELTA_BASE_MISMATCH is a worker's answer to a delta whose base it does not hold (internal: the primary resends the snapshot whole). */
+const DELTA_BASE_MISMATCH = 'delta-base-mismatch';
+
 /** isProxyWorker tells whether this process was forked as a proxy worker. */
 export function isProxyWorker(): boolean {
   return cluster.isWorker && process.env.MESHGATE_PROXY_WORKER === '1';
@@ -202,15 +225,25 @@ export function runProxyWorker(opts: ProxyOptions): Promise<void> {
         case 'secrets':
           incoming.set(m.version, new Map(m.secrets.map((x) => [`${x.namespace}/${x.name}`, x])));
           break;
-        case 'snapshot': {
-          const own = incoming.get(m.snapshot.version) ?? new Map<string, TlsSecret>();
-          incoming.delete(m.snapshot.version);
+        case 'snapshot':
+        case 'delta': {
+          const version = m.t === 'snapshot' ? m.snapshot.version : m.delta.version;
+          const own = incoming.get(version) ?? new Map<string, TlsSecret>();
           // One at a time, so a snapshot reads its own Secrets and not a later one's.
           chain = chain.then(() => {
+            let snapshot: ir.Snapshot;
+            if (m.t === 'snapshot') snapshot = m.snapshot;
+            else if (proxy.current?.version === m.delta.base) snapshot = applyDelta(proxy.current, m.delta);
+            else {
+              // The primary resends it whole (with its Secrets again, so they are kept for it).
+              send({ t: 'nack', version, error: `no snapshot ${m.delta.base} to apply a delta to`, code: DELTA_BASE_MISMATCH });
+              return;
+            }
+            incoming.delete(version);
             applying = own;
-            return proxy.applySnapshot(m.snapshot).then(
-              () => void send({ t: 'ack', version: m.snapshot.version, addresses: proxy.addresses() }),
-              (err: Error & { code?: string }) => void send({ t: 'nack', version: m.snapshot.version, error: err.message, ...(err.code ? { code: err.code } : {}) }),
+            return proxy.applySnapshot(snapshot).then(
+              () => void send({ t: 'ack', version, addresses: proxy.addresses() }),
+              (err: Error & { code?: string }) => void send({ t: 'nack', version, error: err.message, ...(err.code ? { code: err.code } : {}) }),
             );
           });
           break;

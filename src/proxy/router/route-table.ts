@@ -129,7 +129,16 @@ export class RouteTable {
     this.#listener = listener;
     // A hand-built listener may lack `http`; the translator always fills it in.
     this.normalizePath = compilePathNormalizer((listener.http as ir.HttpSettings | undefined) ?? DEFAULT_HTTP_SETTINGS);
-    this.#vhosts = listener.virtualHosts.map((vh) => {
+    const vhs = listener.virtualHosts;
+    // The usual case: the last table's list with a few virtual hosts replaced in place.
+    const before = previous && previous.#listener.virtualHosts.length === vhs.length ? previous : undefined;
+    const oldVhs = before ? before.#listener.virtualHosts : [];
+    const oldCompiled = before ? before.#vhosts : [];
+    let sameDomains = before !== undefined;
+    this.#vhosts = vhs.map((vh, i) => {
+      const old = oldVhs[i];
+      if (old === vh) return oldCompiled[i]!;
+      if (sameDomains && (old === undefined || !equalDomains(old, vh))) sameDomains = false;
       let c = compiled?.get(vh);
       if (!c) {
         const fresh: CompiledVirtualHost = { vhost: vh, routes: [] };
@@ -139,7 +148,7 @@ export class RouteTable {
       }
       return c;
     });
-    this.#index = previous && sameDomains(previous.#listener.virtualHosts, listener.virtualHosts) ? previous.#index : new DomainIndex(listener.virtualHosts);
+    this.#index = before && sameDomains ? before.#index : new DomainIndex(vhs);
   }
 
   /**
@@ -188,14 +197,7 @@ export class RouteTable {
   }
 }
 
-/** sameDomains tells two lists of virtual hosts with the same domains at every position. */
-function sameDomains(a: readonly ir.VirtualHost[], b: readonly ir.VirtualHost[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x === y || x.domains === y.domains) continue;
-    if (x.domains.length !== y.domains.length || x.domains.some((d, j) => d !== y.domains[j])) return false;
-  }
-  return true;
+/** equalDomains tells two virtual hosts with the same domains, in the same order. */
+function equalDomains(a: ir.VirtualHost, b: ir.VirtualHost): boolean {
+  return a.domains === b.domains || (a.domains.length === b.domains.length && a.domains.every((d, j) => d === b.domains[j]));
 }
