@@ -21,12 +21,16 @@ export function detectProtocol(
 ): void {
   if (socket.alpnProtocol === 'h2') return then(true);
   let seen: Buffer | undefined;
+  // Until a server takes the connection, nothing else listens for its errors: a client that
+  // resets it now (ECONNRESET) must not take the process down.
+  const onError = () => socket.destroy();
   const onTimeout = () => {
     socket.off('data', onData);
     onSilent();
   };
   const decide = (h2: boolean) => {
     socket.off('data', onData);
+    socket.off('error', onError);
     // The server that takes the connection sets its own timeouts; none of ours may outlive this.
     if (timeoutMs > 0) {
       socket.setTimeout(0);
@@ -44,6 +48,7 @@ export function detectProtocol(
     // Otherwise a prefix of the preface so far: read on.
   };
   socket.on('data', onData);
+  socket.on('error', onError);
   // A connection whose first bytes someone read and put back (a sidecar's mode check) is paused.
   socket.resume();
   if (timeoutMs > 0) {

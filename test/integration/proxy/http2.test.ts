@@ -332,3 +332,25 @@ describe('HTTP/2 over TLS (ALPN h2)', () => {
     }
   });
 });
+
+describe('telling HTTP/2 from HTTP/1 on a connection', () => {
+  test('a client that resets its connection before the proxy can tell its protocol does not take the proxy down', async (t) => {
+    const gw = await startProxy({ snapshot: snapshot(listener([vhost([route(direct(200, 'up'))])])) });
+    t.after(() => gw.close());
+    const { connect } = await import('node:net');
+    for (const bytes of ['', 'P', 'PRI * HTTP/2.0\r\n']) {
+      await new Promise<void>((resolve) => {
+        const c = connect(gw.port, '127.0.0.1', () => {
+          if (bytes) c.write(bytes);
+          // An RST instead of a FIN: the proxy's side sees ECONNRESET.
+          setImmediate(() => c.resetAndDestroy());
+        });
+        c.on('error', () => undefined);
+        c.on('close', () => resolve());
+      });
+    }
+    const r = await send(gw.port, '/');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'up');
+  });
+});
