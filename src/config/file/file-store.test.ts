@@ -566,3 +566,20 @@ describe('FileStore at scale', () => {
     assert.notEqual(s2.acceptedForms().get(keyString(keyOf(old))), s2.get(keyOf(changed)));
   });
 });
+
+describe('FileStore resourceVersion counter', () => {
+  test('after the first write, a put writes the resource file only (it carries its version)', async () => {
+    const dir = freshDir();
+    const s = new FileStore(dir);
+    await s.load();
+    await s.put(upstream('a'));
+    const counter = join(dir, 'resource-version');
+    const before = await readFile(counter, 'utf8');
+    const b = (await s.put(upstream('b'))).resource;
+    assert.equal(await readFile(counter, 'utf8'), before);
+    const s2 = new FileStore(dir);
+    await s2.load();
+    const c = (await s2.put(upstream('c'))).resource;
+    assert.ok(Number(c.metadata.resourceVersion) > Number(b.metadata.resourceVersion));
+  });
+});

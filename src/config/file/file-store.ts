@@ -27,7 +27,12 @@ export interface LoadIssue {
   readonly message: string;
 }
 
-/** RV_FILE holds the last resourceVersion issued. */
+/**
+ * RV_FILE keeps resourceVersions from being issued twice: load takes the largest of it and of
+ * every stored version, so it is written when that largest could go missing (a delete removes
+ * files) and once when the directory is new, not on every write (the written file carries its
+ * version: one durable write per apply instead of two).
+ */
 const RV_FILE = 'resource-version';
 
 export class FileStore {
@@ -41,6 +46,8 @@ export class FileStore {
   #listIndex = new Map<string, number>();
   readonly #listeners = new Set<StoreChangeListener>();
   #rv = 0;
+  /** #rvFile: RV_FILE exists. */
+  #rvFile = false;
   #queue: Promise<unknown> = Promise.resolve();
   #loadIssues: LoadIssue[] = [];
 
@@ -63,7 +70,9 @@ export class FileStore {
     const fresh = !(await exists(join(this.#dir, 'resources')));
     await mkdir(join(this.#dir, 'resources'), { recursive: true });
     this.#loadIssues = [];
-    this.#rv = Number((await readFile(join(this.#dir, RV_FILE), 'utf8').catch(() => '0')).trim()) || 0;
+    const rvText = await readFile(join(this.#dir, RV_FILE), 'utf8').catch(() => undefined);
+    this.#rvFile = rvText !== undefined;
+    this.#rv = Number((rvText ?? '0').trim()) || 0;
     this.#recorded = new WeakSet();
     /** texts of the resources' files, so an accepted form written from the same resource is not parsed twice. */
     const texts = new Map<string, Resource>();
@@ -149,11 +158,9 @@ export class FileStore {
         resourceVersion: String(++this.#rv),
       };
       delete next.status;
-      // The counter is persisted, so a version is never issued twice, even after deletes and
-      // restarts. Both files are written at once: load takes the largest version it finds in
-      // either, so whichever lands first, none is issued twice.
+      // The file carries the version: after a restart, load starts above it (see RV_FILE).
       await Promise.all([
-        atomicWrite(join(this.#dir, RV_FILE), String(this.#rv)),
+        this.#rvFile ? undefined : atomicWrite(join(this.#dir, RV_FILE), String(this.#rv)).then(() => void (this.#rvFile = true)),
         atomicWrite(this.#path('resources', key), toYaml(next), modeOf(next)),
       ]);
       this.#resources.set(ks, next);
@@ -172,6 +179,9 @@ export class FileStore {
     return this.#serialized(async () => {
       const ks = keyString(key);
       if (!this.#resources.has(ks)) return false;
+      // The counter first: the deleted file may hold the largest version issued.
+      await atomicWrite(join(this.#dir, RV_FILE), String(this.#rv));
+      this.#rvFile = true;
       await rm(this.#path('resources', key), { force: true });
       await rm(this.#path('accepted', key), { force: true });
       await syncDir(join(this.#dir, 'resources', key.kind, key.namespace)).catch(() => undefined);
