@@ -190,7 +190,8 @@ function check(steps: readonly (readonly Op[])[]): void {
   record(translate(set, { lastAccepted, proxies: PROXIES, cache }).accepted);
   for (const [si, ops] of steps.entries()) {
     for (const op of ops) apply(set, op);
-    const input = [...set];
+    // Frozen like the store's all() (kept as is) or not (copied), alternately.
+    const input = si % 2 ? Object.freeze([...set]) : [...set];
     const incremental = translate(input, { lastAccepted, proxies: PROXIES, cache });
     const full = translate(input, { lastAccepted, proxies: PROXIES });
     const where = `step ${si}: ${JSON.stringify(ops)}`;

@@ -82,13 +82,14 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
   const first = translateOnce(resources, proxies, cache);
   const rejected = new Set<string>();
   for (const [k, o] of first.outcomes) if (o.state === 'Rejected') rejected.add(k);
-  const accepted = rejected.size === 0 ? resources.slice() : resources.filter((r) => !rejected.has(keyString(keyOf(r))));
+  // A frozen input (the store's) can be kept as is: no copy of thousands of entries per pass.
+  const accepted = rejected.size === 0 ? kept(resources) : resources.filter((r) => !rejected.has(keyString(keyOf(r))));
   if (rejected.size === 0) {
     const result = { snapshots: first.snapshots, outcomes: first.outcomes, accepted, tlsSecrets: first.tlsSecrets };
     // A clean result (nothing rejected, so no fallback) is where translateChanges can start from.
     if (opts.cache && first.uniqueVirtualServices) {
       // Copies: the caller may change its arrays after the call.
-      cache.last = { resources: resources.slice(), proxies: proxies.slice(), result, hasUpstream: first.hasUpstream };
+      cache.last = { resources: kept(resources), proxies: proxies.slice(), result, hasUpstream: first.hasUpstream };
     }
     return result;
   }
@@ -201,9 +202,14 @@ function translateChanges(resources: readonly Resource[], proxies: readonly stri
     const body = { proxy: snap.proxy, listeners, upstreams: snap.upstreams };
     snapshots.set(proxy, { version: ir.snapshotVersion(body, cache.versions), ...body });
   }
-  const result: TranslateResult = { snapshots, outcomes, accepted: resources.slice(), tlsSecrets: last.result.tlsSecrets };
-  cache.last = { ...last, resources: resources.slice(), result };
+  const result: TranslateResult = { snapshots, outcomes, accepted: kept(resources), tlsSecrets: last.result.tlsSecrets };
+  cache.last = { ...last, resources: kept(resources), result };
   return result;
+}
+
+/** kept is a list to keep: a frozen one as it is, any other copied (its owner may change it). */
+function kept<T>(list: readonly T[]): readonly T[] {
+  return Object.isFrozen(list) ? list : list.slice();
 }
 
 /** quickCompatible tells a change translateChanges can take (see there). */
