@@ -104,8 +104,8 @@ export class ControlPlane {
   async #pass(): Promise<void> {
     this.#passes++;
     // 1. Discovery writes first; its own change notification schedules the next pass.
-    const all = this.store.list();
-    if (await this.#syncDiscovered(all)) return;
+    if (await this.#syncDiscovered()) return;
+    const all = this.store.all();
     // 2. Translation.
     const result = translate(all, { lastAccepted: this.store.acceptedForms(), proxies: this.#proxies, cache: this.#cache });
     this.#outcomes = result.outcomes;
@@ -125,8 +125,11 @@ export class ControlPlane {
   }
 
   /** #syncDiscovered writes discovery's Upstreams; it returns true if it changed anything. */
-  async #syncDiscovered(all: readonly Resource[]): Promise<boolean> {
-    const wanted = discoverUpstreams(all);
+  async #syncDiscovered(): Promise<boolean> {
+    // Discovery reads only Services and the Upstreams of the discovery namespace: the store's
+    // index hands them over without a walk through every resource.
+    const glooUpstreams = this.store.ofKind('Upstream', GLOO_NAMESPACE);
+    const wanted = discoverUpstreams([...this.store.ofKind('Service'), ...glooUpstreams]);
     const wantedNames = new Set(wanted.map((u) => u.metadata.name));
     let changed = false;
     for (const u of wanted) {
@@ -136,8 +139,8 @@ export class ControlPlane {
       const { action } = await this.store.put(u);
       if (action !== 'unchanged') changed = true;
     }
-    for (const u of all) {
-      if (u.kind === 'Upstream' && u.metadata.namespace === GLOO_NAMESPACE && isDiscovered(u) && !wantedNames.has(u.metadata.name)) {
+    for (const u of glooUpstreams) {
+      if (isDiscovered(u) && !wantedNames.has(u.metadata.name)) {
         await this.store.delete(keyOf(u));
         changed = true;
       }

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import * as ir from './index.js';
 
 function vhost(name: string, body = name): ir.VirtualHost {
@@ -70,5 +71,26 @@ describe('snapshotVersion', () => {
       assert.ok(!seen.has(v), JSON.stringify(b).slice(0, 200));
       seen.add(v);
     }
+  });
+
+  test('with a cache kept over random changes of virtual hosts, is what it is without one', () => {
+    const change = fc.record({ at: fc.nat(), body: fc.nat(5), grow: fc.constantFrom(0, 0, 0, 1, -1) });
+    fc.assert(
+      fc.property(fc.array(fc.array(change, { maxLength: 80 }), { minLength: 1, maxLength: 8 }), (steps) => {
+        const cache = new ir.VersionCache();
+        let list = Array.from({ length: 30 }, (_, i) => vhost(`v${i}`));
+        assert.equal(ir.snapshotVersion(body(list, ups), cache), ir.snapshotVersion(body(list, ups)));
+        for (const changes of steps) {
+          list = [...list];
+          for (const c of changes) {
+            if (c.grow > 0) list.push(vhost(`n${list.length}`));
+            else if (c.grow < 0 && list.length) list.pop();
+            else if (list.length) list[c.at % list.length] = vhost(list[c.at % list.length]!.name, `b${c.body}`);
+          }
+          assert.equal(ir.snapshotVersion(body(list, ups), cache), ir.snapshotVersion(body(list, ups)));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

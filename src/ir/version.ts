@@ -4,7 +4,7 @@
  * only the ones that changed.
  */
 import { createHash, hash } from 'node:crypto';
-import type { Snapshot } from './snapshot.js';
+import type { Snapshot, VirtualHost } from './snapshot.js';
 
 /** canonicalJson serializes a value with object keys sorted, so equal content gives equal text. */
 export function canonicalJson(value: unknown): string {
@@ -34,7 +34,15 @@ export class VersionCache {
   readonly digests = new WeakMap<object, string>();
   names: readonly string[] = [];
   sorted: readonly string[] = [];
+  /** listeners: by name, the last list of virtual hosts hashed and their digests, joined. */
+  readonly listeners = new Map<string, { readonly vhosts: readonly VirtualHost[]; readonly joined: string }>();
 }
+
+/** DIGEST_LENGTH is the length of a digest: 16 hex digits. */
+const DIGEST_LENGTH = 16;
+
+/** MAX_SPLICES is how many changed virtual hosts are spliced into a listener's digests before they are joined anew. */
+const MAX_SPLICES = 64;
 
 /**
  * snapshotVersion is a snapshot's version, a tree hash: the first 16 hex digits of the sha256 of
@@ -58,16 +66,15 @@ export function snapshotVersion(snapshot: Omit<Snapshot, 'version'>, cache?: Ver
   const digest = (o: object): string => {
     let d = digests?.get(o);
     if (d === undefined) {
-      d = hash('sha256', JSON.stringify(o), 'hex').slice(0, 16);
+      d = hash('sha256', JSON.stringify(o), 'hex').slice(0, DIGEST_LENGTH);
       digests?.set(o, d);
     }
     return d;
   };
   const h = createHash('sha256').update(canonicalJson(rest));
-  // Joined (flat) strings: hashing a string built by thousands of += costs more than building it.
   for (const l of listeners) {
     const { virtualHosts, ...fields } = l;
-    h.update(`\n${canonicalJson(fields)}`).update(virtualHosts.map(digest).join(''));
+    h.update(`\n${canonicalJson(fields)}`).update(joinedDigests(l.name, virtualHosts, digest, cache));
   }
   let all = digests?.get(upstreams);
   if (all === undefined) {
@@ -77,6 +84,28 @@ export function snapshotVersion(snapshot: Omit<Snapshot, 'version'>, cache?: Ver
     digests?.set(upstreams, all);
   }
   return h.update(`\n${all}`).digest('hex').slice(0, 16);
+}
+
+/**
+ * joinedDigests is the digests of a listener's virtual hosts, joined. With a cache, a list that
+ * differs from the listener's last one in a few places (compared by identity, the usual new
+ * snapshot) gets the last digests with those few spliced in, without a lookup per virtual host.
+ */
+function joinedDigests(name: string, vhosts: readonly VirtualHost[], digest: (o: object) => string, cache: VersionCache | undefined): string {
+  const last = cache?.listeners.get(name);
+  let joined: string | undefined;
+  if (last && last.vhosts.length === vhosts.length) {
+    joined = last.joined;
+    let splices = 0;
+    for (let i = 0; i < vhosts.length && joined !== undefined; i++) {
+      if (vhosts[i] === last.vhosts[i]) continue;
+      joined = ++splices > MAX_SPLICES ? undefined : joined.slice(0, i * DIGEST_LENGTH) + digest(vhosts[i]!) + joined.slice((i + 1) * DIGEST_LENGTH);
+    }
+  }
+  // Joined at once (a flat string): hashing a string built by thousands of += costs more than building it.
+  joined ??= vhosts.map(digest).join('');
+  cache?.listeners.set(name, { vhosts, joined });
+  return joined;
 }
 
 /** sortedNames sorts names, reusing the cache's last order when the names are the same as last time. */

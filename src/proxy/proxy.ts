@@ -66,9 +66,9 @@ export class Proxy implements ProxyHandle {
   readonly #validated = new WeakSet<object>();
   /** #clusters of the current snapshot, by name, and the pool keys they use. */
   #clusters = new Map<string, Cluster>();
+  #poolKeys = new Set<string>();
   /** #tables: the route table of each listener of the current snapshot. */
   #tables = new Map<string, RouteTable>();
-  #poolKeys = new Set<string>();
 
   constructor(opts: ProxyOptions) {
     this.#opts = opts;

@@ -59,12 +59,14 @@ function sameKeys(a: readonly Resource[], b: readonly Resource[]): boolean {
   return true;
 }
 
-/** LastTranslation is a clean result (nothing rejected) and what it came from. */
+/** LastTranslation is a result and what it came from. */
 export interface LastTranslation {
   readonly resources: readonly Resource[];
   readonly proxies: readonly string[];
   readonly result: TranslateResult;
   hasUpstream(ns: string, n: string): boolean;
+  /** fallbacks: for each rejected resource, the last accepted form that stood in for it (or none). */
+  readonly fallbacks: ReadonlyMap<string, Resource | undefined>;
 }
 
 export class TranslateCache {

@@ -190,7 +190,8 @@ function check(steps: readonly (readonly Op[])[]): void {
   record(translate(set, { lastAccepted, proxies: PROXIES, cache }).accepted);
   for (const [si, ops] of steps.entries()) {
     for (const op of ops) apply(set, op);
-    const input = [...set];
+    // Frozen like the store's all() (kept as is) or not (copied), alternately.
+    const input = si % 2 ? Object.freeze([...set]) : [...set];
     const incremental = translate(input, { lastAccepted, proxies: PROXIES, cache });
     const full = translate(input, { lastAccepted, proxies: PROXIES });
     const where = `step ${si}: ${JSON.stringify(ops)}`;
@@ -206,7 +207,7 @@ function check(steps: readonly (readonly Op[])[]): void {
 describe('incremental translation', () => {
   test('a translation with a kept cache equals a full translation, for random changes', () => {
     const op = fc.record({ op: fc.constantFrom(...OPS), n: fc.nat(50), v: fc.nat(50) });
-    fc.assert(fc.property(fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 25 }), check), { numRuns: 200 });
+    fc.assert(fc.property(fc.array(fc.array(op, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 25 }), check), { numRuns: 300 });
   });
 
   test('cases random runs found or might miss', () => {
@@ -214,8 +215,38 @@ describe('incremental translation', () => {
     check([[{ op: 'kube', n: 0, v: 1 }], [{ op: 'reset-routes', n: 0, v: 0 }]]);
     // One that starts using one adds it.
     check([[{ op: 'route-body', n: 0, v: 0 }], [{ op: 'kube', n: 0, v: 1 }]]);
+    // A Gateway selecting by label, and a VirtualService whose labels change (and nothing else).
+    check([[{ op: 'gateway', n: 0, v: 1 }], [{ op: 'labels', n: 0, v: 1 }], [{ op: 'labels', n: 0, v: 2 }], [{ op: 'labels', n: 0, v: 1 }]]);
+    // A rejected VirtualService fixed by a change that keeps its domains.
+    check([[{ op: 'bad-regex', n: 0, v: 1 }], [{ op: 'reset-routes', n: 0, v: 0 }], [{ op: 'route-body', n: 0, v: 2 }]]);
     // Domains that collide, then stop colliding.
     check([[{ op: 'domain', n: 0, v: 1 }], [{ op: 'route-body', n: 0, v: 0 }], [{ op: 'domain', n: 0, v: 0 }], [{ op: 'route-body', n: 0, v: 3 }]]);
+  });
+
+  test('the last accepted form standing in for a rejected resource is looked up again, not assumed', () => {
+    const set = baseSet();
+    const vss = set.map((r, i) => [r, i] as const).filter(([r]) => r.kind === 'VirtualService');
+    const [y, yAt] = vss[1]!;
+    const [x, xAt] = vss[2]!;
+    const form = (body: string) => {
+      const d = structuredClone(y) as Doc;
+      d.spec.virtualHost.routes[0].directResponseAction.body = body;
+      return parsed(d);
+    };
+    const bad = structuredClone(y) as Doc;
+    bad.spec.virtualHost.routes.push({ matchers: [{ regex: '(' }], directResponseAction: { status: 200 } });
+    set[yAt] = parsed(bad);
+    const cache = new TranslateCache();
+    translate([...set], { proxies: PROXIES, cache, lastAccepted: new Map([[keyString(keyOf(y)), form('first good form')]]) });
+    const nextX = structuredClone(x) as Doc;
+    nextX.spec.virtualHost.routes[0].directResponseAction.body = 'changed';
+    set[xAt] = parsed(nextX);
+    const lastAccepted = new Map([[keyString(keyOf(y)), form('second good form')]]);
+    const incremental = translate([...set], { proxies: PROXIES, cache, lastAccepted });
+    const full = translate([...set], { proxies: PROXIES, lastAccepted });
+    assert.deepStrictEqual(incremental.snapshots, full.snapshots);
+    assert.deepStrictEqual([...incremental.outcomes], [...full.outcomes]);
+    assert.deepStrictEqual(incremental.accepted, full.accepted);
   });
 
   test('two resources with the same key (not from the store, which has one per key) merge their outcomes either way', () => {

@@ -76,19 +76,19 @@ export interface TranslateOptions {
 export function translate(resources: readonly Resource[], opts: TranslateOptions = {}): TranslateResult {
   const cache = opts.cache ?? new TranslateCache();
   const proxies = opts.proxies ?? [];
-  const quick = opts.cache && translateChanges(resources, proxies, opts.cache);
+  const quick = opts.cache && translateChanges(resources, proxies, opts.lastAccepted, opts.cache);
   if (quick) return quick;
   cache.last = undefined;
   const first = translateOnce(resources, proxies, cache);
   const rejected = new Set<string>();
   for (const [k, o] of first.outcomes) if (o.state === 'Rejected') rejected.add(k);
-  const accepted = rejected.size === 0 ? resources.slice() : resources.filter((r) => !rejected.has(keyString(keyOf(r))));
+  // A frozen input (the store's) can be kept as is: no copy of thousands of entries per pass.
+  const accepted = rejected.size === 0 ? kept(resources) : resources.filter((r) => !rejected.has(keyString(keyOf(r))));
   if (rejected.size === 0) {
     const result = { snapshots: first.snapshots, outcomes: first.outcomes, accepted, tlsSecrets: first.tlsSecrets };
-    // A clean result (nothing rejected, so no fallback) is where translateChanges can start from.
+    // Where translateChanges can start from (copies: the caller may change its arrays).
     if (opts.cache && first.uniqueVirtualServices) {
-      // Copies: the caller may change its arrays after the call.
-      cache.last = { resources: resources.slice(), proxies: proxies.slice(), result, hasUpstream: first.hasUpstream };
+      cache.last = { resources: kept(resources), proxies: proxies.slice(), result, hasUpstream: first.hasUpstream, fallbacks: new Map() };
     }
     return result;
   }
@@ -125,7 +125,12 @@ export function translate(resources: readonly Resource[], opts: TranslateOptions
     const o = outcomes.get(k)!;
     outcomes.set(k, { ...o, reason: `${o.reason}; serving its last accepted form`, servingLastAccepted: true });
   }
-  return { snapshots: second.snapshots, outcomes, accepted, tlsSecrets: second.tlsSecrets };
+  const result = { snapshots: second.snapshots, outcomes, accepted, tlsSecrets: second.tlsSecrets };
+  if (opts.cache && first.uniqueVirtualServices) {
+    const fallbacks = new Map([...rejected].map((k) => [k, opts.lastAccepted?.get(k)]));
+    cache.last = { resources: kept(resources), proxies: proxies.slice(), result, hasUpstream: first.hasUpstream, fallbacks };
+  }
+  return result;
 }
 
 /** MAX_QUICK_CHANGES bounds the changed resources translateChanges takes on. */
@@ -135,29 +140,39 @@ const MAX_QUICK_CHANGES = 16;
 const QUICK_ABORT = new Error('kube destination: not a quick change');
 
 /**
- * translateChanges is translate() for the common change, from the last clean result in the cache:
- * VirtualServices replaced by new forms with the same keys, neither with sslConfig, and with the
- * same labels, the same domains (lower-cased, as a set) and routes or none as before. Then
+ * translateChanges is translate() for the common change, from the last result in the cache:
+ * VirtualServices that were not rejected replaced by new forms with the same keys, neither with
+ * sslConfig, with the same labels, the same domains (lower-cased, as a set) and routes or none as
+ * before, and no error. Then
  *  - the same Gateways select them (selection reads the namespace, labels and sslConfig), and they
  *    are served or not as before (a served VirtualService needs routes and no errors);
- *  - no domain conflict appears (the last result had none: it would have rejected them);
- *  - nothing else reads them: only their virtual hosts and their own outcomes change.
- * So the last result with those virtual hosts and outcomes replaced is what translating the whole
- * set gives; anything else (a new translation with errors, a kube destination, another kind,
- * more than a few changes) returns undefined for a full translation. incremental.test.ts compares
- * the two on random changes.
+ *  - no domain conflict appears or goes (they had none: it would have rejected them; and the same
+ *    domains conflict with the same others, last accepted forms included);
+ *  - what else is rejected, and the last accepted forms standing in for it, are unchanged (the
+ *    forms are checked: the caller's map may have changed);
+ *  - nothing else reads them: only their virtual hosts, their own outcomes and their places in
+ *    the accepted list change, in the first pass and in the fallback pass alike (their cached
+ *    translation is the same object in both).
+ * So the last result with those replaced is what translating the whole set gives; anything else
+ * (a new translation with errors, a kube destination, another kind, more than a few changes)
+ * returns undefined for a full translation. incremental.test.ts compares the two on random
+ * changes.
  */
-function translateChanges(resources: readonly Resource[], proxies: readonly string[], cache: TranslateCache): TranslateResult | undefined {
+function translateChanges(
+  resources: readonly Resource[], proxies: readonly string[], lastAccepted: ReadonlyMap<string, Resource> | undefined, cache: TranslateCache,
+): TranslateResult | undefined {
   const last = cache.last;
   if (!last || last.resources.length !== resources.length || last.proxies.length !== proxies.length || last.proxies.some((p, i) => p !== proxies[i])) return undefined;
+  for (const [k, form] of last.fallbacks) if (lastAccepted?.get(k) !== form) return undefined;
   const changed: number[] = [];
   for (let i = 0; i < resources.length; i++) {
     if (resources[i] !== last.resources[i] && changed.push(i) > MAX_QUICK_CHANGES) return undefined;
   }
   /** outcomes is the last result's until an outcome changes (a copy of 20,000 entries is not free). */
   let outcomes = last.result.outcomes as Map<string, ResourceOutcome>;
-  /** replaced maps an old virtual host to the new one. */
+  /** replaced maps an old virtual host to the new one, replacedResources an old VirtualService to the new one. */
   const replaced = new Map<ir.VirtualHost, ir.VirtualHost>();
+  const replacedResources = new Map<Resource, Resource>();
   const noKube = (): string | undefined => {
     throw QUICK_ABORT;
   };
@@ -178,13 +193,14 @@ function translateChanges(resources: readonly Resource[], proxies: readonly stri
     const outcome = report.result();
     const key = keyString(keyOf(after));
     const o = outcome.get(key);
-    if (!o || o.state === 'Rejected' || outcome.size !== 1) return undefined;
     const was = outcomes.get(key);
+    if (!o || o.state === 'Rejected' || outcome.size !== 1 || !was || was.state === 'Rejected') return undefined;
     if (was !== o && (was?.state !== o.state || was.reason !== o.reason)) {
       if (outcomes === last.result.outcomes) outcomes = new Map(outcomes);
       outcomes.set(key, o);
     }
     replaced.set(old.value, memo.value);
+    replacedResources.set(before, after);
   }
   const snapshots = new Map<string, ir.Snapshot>();
   for (const [proxy, snap] of last.result.snapshots) {
@@ -201,9 +217,16 @@ function translateChanges(resources: readonly Resource[], proxies: readonly stri
     const body = { proxy: snap.proxy, listeners, upstreams: snap.upstreams };
     snapshots.set(proxy, { version: ir.snapshotVersion(body, cache.versions), ...body });
   }
-  const result: TranslateResult = { snapshots, outcomes, accepted: resources.slice(), tlsSecrets: last.result.tlsSecrets };
-  cache.last = { ...last, resources: resources.slice(), result };
+  // Nothing rejected: everything is accepted. Otherwise the changed ones keep their places.
+  const accepted = last.fallbacks.size === 0 ? kept(resources) : last.result.accepted.map((r) => replacedResources.get(r) ?? r);
+  const result: TranslateResult = { snapshots, outcomes, accepted, tlsSecrets: last.result.tlsSecrets };
+  cache.last = { ...last, resources: kept(resources), result };
   return result;
+}
+
+/** kept is a list to keep: a frozen one as it is, any other copied (its owner may change it). */
+function kept<T>(list: readonly T[]): readonly T[] {
+  return Object.isFrozen(list) ? list : list.slice();
 }
 
 /** quickCompatible tells a change translateChanges can take (see there). */

@@ -566,3 +566,74 @@ describe('FileStore at scale', () => {
     assert.notEqual(s2.acceptedForms().get(keyString(keyOf(old))), s2.get(keyOf(changed)));
   });
 });
+
+describe('FileStore resourceVersion counter', () => {
+  test('after the first write, a put writes the resource file only (it carries its version)', async () => {
+    const dir = freshDir();
+    const s = new FileStore(dir);
+    await s.load();
+    await s.put(upstream('a'));
+    const counter = join(dir, 'resource-version');
+    const before = await readFile(counter, 'utf8');
+    const b = (await s.put(upstream('b'))).resource;
+    assert.equal(await readFile(counter, 'utf8'), before);
+    const s2 = new FileStore(dir);
+    await s2.load();
+    const c = (await s2.put(upstream('c'))).resource;
+    assert.ok(Number(c.metadata.resourceVersion) > Number(b.metadata.resourceVersion));
+  });
+});
+
+describe('FileStore.all and ofKind', () => {
+  test('all() is one frozen array until the next change, in the order of list()', async () => {
+    const s = await loadedStore();
+    await s.put(upstream('a'));
+    await s.put(workloadEntry('w'));
+    const first = s.all();
+    assert.ok(Object.isFrozen(first));
+    assert.equal(s.all(), first);
+    assert.deepEqual(first, s.list());
+    await s.put(upstream('a', 9000));
+    assert.notEqual(s.all(), first);
+    assert.deepEqual(s.all(), s.list());
+    // The array handed out earlier still holds what was stored then.
+    assert.notEqual(first[0]!.metadata.resourceVersion, s.all()[0]!.metadata.resourceVersion);
+  });
+
+  test('ofKind lists one kind, in one namespace or in all', async () => {
+    const s = await loadedStore();
+    await s.put(upstream('a'));
+    await s.put(upstream('b', 8000, 'team-a'));
+    await s.put(workloadEntry('w'));
+    await s.put(upstream('c'));
+    assert.deepEqual(s.ofKind('Upstream', 'gloo-system').map((r) => r.metadata.name), ['a', 'c']);
+    assert.deepEqual(s.ofKind('Upstream').map((r) => r.metadata.name).sort(), ['a', 'b', 'c']);
+    await s.delete(keyOf(upstream('a')));
+    assert.deepEqual(s.ofKind('Upstream', 'gloo-system').map((r) => r.metadata.name), ['c']);
+    assert.deepEqual(s.ofKind('Service'), []);
+    const s2 = new FileStore(s.dir);
+    await s2.load();
+    assert.deepEqual(s2.ofKind('WorkloadEntry').map((r) => r.metadata.name), ['w']);
+  });
+
+  test('recordAccepted with an all() array, current or older, records exactly what it records with a copy', async () => {
+    const dir = freshDir();
+    const s = new FileStore(dir);
+    await s.load();
+    await s.put(upstream('a'));
+    await s.put(upstream('b'));
+    const older = s.all();
+    await s.put(upstream('b', 9000));
+    // Older: a is stored (recorded now), b's object is stale (not recorded).
+    await s.recordAccepted(older);
+    assert.deepEqual([...s.acceptedForms().keys()], [keyString(keyOf(upstream('a')))]);
+    await s.recordAccepted(s.all());
+    assert.deepEqual(s.acceptedForms().get(keyString(keyOf(upstream('b')))), s.get(keyOf(upstream('b'))));
+    const s2 = new FileStore(dir);
+    await s2.load();
+    assert.equal(s2.acceptedForms().size, 2);
+    // After a reload, every resource is its own accepted form: nothing to write.
+    await s2.recordAccepted(s2.all());
+    assert.equal(s2.acceptedForms().get(keyString(keyOf(upstream('a')))), s2.get(keyOf(upstream('a'))));
+  });
+});

@@ -27,20 +27,32 @@ export interface LoadIssue {
   readonly message: string;
 }
 
-/** RV_FILE holds the last resourceVersion issued. */
+/**
+ * RV_FILE keeps resourceVersions from being issued twice: load takes the largest of it and of
+ * every stored version, so it is written when that largest could go missing (a delete removes
+ * files) and once when the directory is new, not on every write (the written file carries its
+ * version: one durable write per apply instead of two).
+ */
 const RV_FILE = 'resource-version';
 
 export class FileStore {
   readonly #dir: string;
   readonly #resources = new Map<string, Resource>();
   readonly #accepted = new Map<string, Resource>();
-  /** #recorded holds the objects recordAccepted has recorded (or load found recorded): nothing to do for them. */
-  #recorded = new WeakSet<Resource>();
-  /** #list is list(), built on first use and kept in step with #resources; #listIndex maps keys to places in it. */
-  #list: Resource[] | undefined;
-  #listIndex = new Map<string, number>();
+  /**
+   * #unrecorded holds the stored objects that are not their own accepted form: the only ones
+   * recordAccepted may have to write (a pass hands it every resource, thousands of them).
+   */
+  readonly #unrecorded = new Set<Resource>();
+  /** #all is all(), built on first use after a change; #handedOut, every array all() returned. */
+  #all: readonly Resource[] | undefined;
+  readonly #handedOut = new WeakSet<readonly Resource[]>();
+  /** #byKind indexes the resources by kind, then namespace, then name, in the order of #resources. */
+  readonly #byKind = new Map<string, Map<string, Map<string, Resource>>>();
   readonly #listeners = new Set<StoreChangeListener>();
   #rv = 0;
+  /** #rvFile: RV_FILE exists. */
+  #rvFile = false;
   #queue: Promise<unknown> = Promise.resolve();
   #loadIssues: LoadIssue[] = [];
 
@@ -63,8 +75,11 @@ export class FileStore {
     const fresh = !(await exists(join(this.#dir, 'resources')));
     await mkdir(join(this.#dir, 'resources'), { recursive: true });
     this.#loadIssues = [];
-    this.#rv = Number((await readFile(join(this.#dir, RV_FILE), 'utf8').catch(() => '0')).trim()) || 0;
-    this.#recorded = new WeakSet();
+    const rvText = await readFile(join(this.#dir, RV_FILE), 'utf8').catch(() => undefined);
+    this.#rvFile = rvText !== undefined;
+    this.#rv = Number((rvText ?? '0').trim()) || 0;
+    this.#unrecorded.clear();
+    this.#byKind.clear();
     /** texts of the resources' files, so an accepted form written from the same resource is not parsed twice. */
     const texts = new Map<string, Resource>();
     for (const [store, sub] of [[this.#resources, 'resources'], [this.#accepted, 'accepted']] as const) {
@@ -80,7 +95,6 @@ export class FileStore {
           const same = sub === 'accepted' ? texts.get(text) : undefined;
           if (same && file === this.#path(sub, keyOf(same))) {
             store.set(keyString(keyOf(same)), same);
-            this.#recorded.add(same);
             continue;
           }
           const r = parseResource(parseYaml(text));
@@ -95,19 +109,41 @@ export class FileStore {
         }
       }
     }
-    this.#list = undefined;
+    for (const [k, r] of this.#resources) {
+      this.#index(r);
+      if (this.#accepted.get(k) !== r) this.#unrecorded.add(r);
+    }
+    this.#all = undefined;
     return fresh;
   }
 
   /** list returns every stored resource. */
   list(): Resource[] {
-    // Kept up to date, not rebuilt: a control plane with thousands of resources lists them on
-    // every pass. A replaced resource keeps its place, as in the Map.
-    if (!this.#list) {
-      this.#list = [...this.#resources.values()];
-      this.#listIndex = new Map([...this.#resources.keys()].map((k, i) => [k, i]));
+    return [...this.all()];
+  }
+
+  /**
+   * all is list() as one frozen array, the same until the next change: a control plane with
+   * thousands of resources reads them on every pass, and a translation cache can tell what
+   * changed by comparing two of them (frozen: neither side can change it under the other).
+   */
+  all(): readonly Resource[] {
+    if (!this.#all) {
+      this.#all = Object.freeze([...this.#resources.values()]);
+      this.#handedOut.add(this.#all);
     }
-    return this.#list.slice();
+    return this.#all;
+  }
+
+  /**
+   * ofKind lists the resources of one kind in one namespace, in the order of list(); or, without
+   * a namespace, of every namespace, namespace by namespace.
+   */
+  ofKind(kind: string, namespace?: string): Resource[] {
+    const byNs = this.#byKind.get(kind);
+    if (!byNs) return [];
+    if (namespace !== undefined) return [...(byNs.get(namespace)?.values() ?? [])];
+    return [...byNs.values()].flatMap((m) => [...m.values()]);
   }
 
   /** get returns one resource. */
@@ -149,19 +185,16 @@ export class FileStore {
         resourceVersion: String(++this.#rv),
       };
       delete next.status;
-      // The counter is persisted, so a version is never issued twice, even after deletes and
-      // restarts. Both files are written at once: load takes the largest version it finds in
-      // either, so whichever lands first, none is issued twice.
+      // The file carries the version: after a restart, load starts above it (see RV_FILE).
       await Promise.all([
-        atomicWrite(join(this.#dir, RV_FILE), String(this.#rv)),
+        this.#rvFile ? undefined : atomicWrite(join(this.#dir, RV_FILE), String(this.#rv)).then(() => void (this.#rvFile = true)),
         atomicWrite(this.#path('resources', key), toYaml(next), modeOf(next)),
       ]);
       this.#resources.set(ks, next);
-      if (this.#list) {
-        const at = this.#listIndex.get(ks);
-        if (at !== undefined) this.#list[at] = next;
-        else this.#listIndex.set(ks, this.#list.push(next) - 1);
-      }
+      this.#index(next);
+      if (current) this.#unrecorded.delete(current);
+      this.#unrecorded.add(next);
+      this.#all = undefined;
       this.#notify();
       return { action: current ? ('configured' as const) : ('created' as const), resource: next };
     });
@@ -172,12 +205,18 @@ export class FileStore {
     return this.#serialized(async () => {
       const ks = keyString(key);
       if (!this.#resources.has(ks)) return false;
+      // The counter first: the deleted file may hold the largest version issued.
+      await atomicWrite(join(this.#dir, RV_FILE), String(this.#rv));
+      this.#rvFile = true;
       await rm(this.#path('resources', key), { force: true });
       await rm(this.#path('accepted', key), { force: true });
       await syncDir(join(this.#dir, 'resources', key.kind, key.namespace)).catch(() => undefined);
+      const current = this.#resources.get(ks)!;
       this.#resources.delete(ks);
       this.#accepted.delete(ks);
-      this.#list = undefined;
+      this.#byKind.get(key.kind)?.get(key.namespace)?.delete(key.name);
+      this.#unrecorded.delete(current);
+      this.#all = undefined;
       this.#notify();
       return true;
     });
@@ -187,9 +226,15 @@ export class FileStore {
   recordAccepted(resources: readonly Resource[]): Promise<void> {
     return this.#serialized(async () => {
       const fresh: Resource[] = [];
-      for (const r of resources) {
-        // Thousands of resources are passed on every pass; those recorded before cost a lookup.
-        if (this.#recorded.has(r)) continue;
+      // Thousands of resources are passed on every pass. When they come from all(), every one is
+      // a stored object or a stale one, and the store knows the few that may need writing: the
+      // others are their own accepted form already (or stale). Any other list is checked whole.
+      const candidates = !this.#handedOut.has(resources)
+        ? resources
+        : this.#unrecorded.size > 16
+          ? resources.filter((r) => this.#unrecorded.has(r))
+          : [...this.#unrecorded].filter((r) => resources.includes(r)).sort((a, b) => resources.indexOf(a) - resources.indexOf(b));
+      for (const r of candidates) {
         const ks = keyString(keyOf(r));
         const prev = this.#accepted.get(ks);
         if (prev && prev.metadata.resourceVersion === r.metadata.resourceVersion) continue;
@@ -201,9 +246,17 @@ export class FileStore {
       await atomicWriteMany(fresh.map((r) => ({ path: this.#path('accepted', keyOf(r)), data: toYaml(r), mode: modeOf(r) })));
       for (const r of fresh) {
         this.#accepted.set(keyString(keyOf(r)), r);
-        this.#recorded.add(r);
+        this.#unrecorded.delete(r);
       }
     });
+  }
+
+  #index(r: Resource): void {
+    let byNs = this.#byKind.get(r.kind);
+    if (!byNs) this.#byKind.set(r.kind, (byNs = new Map()));
+    let byName = byNs.get(r.metadata.namespace);
+    if (!byName) byNs.set(r.metadata.namespace, (byName = new Map()));
+    byName.set(r.metadata.name, r);
   }
 
   #path(area: 'resources' | 'accepted', k: ResourceKey): string {
