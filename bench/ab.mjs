@@ -2,13 +2,16 @@
 // bench/ab.mjs: A/B runs of meshgate builds against one-worker nginx, for performance work.
 //
 //   node bench/ab.mjs [--rounds N] [--duration S] [--warmup S] [--no-nginx] [--keep DIR]
-//                     [--offset K] --mg LABEL=REPO_DIR[::NODE_FLAGS] [--mg ...]
+//                     [--offset K] [--together] [--upstream-hist] --mg LABEL=REPO_DIR[::NODE_FLAGS] [--mg ...]
 //
 // Same method as bench.mjs (nginx backend and wrk on core 1, the proxy under test alone on core
 // 0, wrk -t1 -c64, the bench's route applied with `meshgate apply`), but every target stays up
 // for the whole run and the rounds alternate between them (order rotated each round), so two
 // builds of meshgate (REPO_DIR: a checkout with dist/ built) are compared within one run
 // (--offset K starts the rotation K places further, to vary which target is measured first).
+// --together runs every meshgate target at the same time on core 0, each with its own wrk (no
+// nginx): they get equal CPU time, so noise from the rest of the machine hits them alike and the
+// per-round ratios of CPU per request are a clean comparison on a busy machine.
 // --upstream-hist also prints, per run, how many requests had a slow upstream leg (meshgate's
 // meshgate_upstream_rq_time_seconds, read from its admin port before and after the run).
 // NODE_FLAGS go to node before bin/meshgate, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` or
@@ -18,7 +21,9 @@
 // --max-others % of a core, and runs again (twice at most) a run during which they used more:
 // the machine is shared. Prints each run (with the others' CPU during it, and the target's own
 // CPU time per request, which the load generator's speed does not move), then the medians and
-// the ratios to nginx of the same run.
+// the ratios to nginx of the same run, and each meshgate target's per-round ratios to the first
+// one (median and quartiles): for small differences, many short rounds (--rounds 20
+// --duration 1) and these paired ratios are what to look at.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,6 +49,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     offset: { type: 'string', default: '0' },
     'upstream-hist': { type: 'boolean', default: false },
+    together: { type: 'boolean', default: false },
     'max-others': { type: 'string', default: '15' },
     'quiet-wait': { type: 'string', default: '90' },
   },
@@ -279,7 +285,7 @@ async function wrk(port, secs) {
 async function main() {
   const backend = await startNginx('backend', (port) => `server { listen ${HOST}:${port}; location / { default_type text/plain; return 200 "${BODY}"; } }`, 1);
   const targets = [];
-  if (!values['no-nginx']) {
+  if (!values['no-nginx'] && !values.together) {
     const ng = await startNginx('nginx', (port) => `upstream b { server ${HOST}:${backend.port}; keepalive 64; keepalive_requests 1000000; }
 server { listen ${HOST}:${port}; location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection ""; } }`, 0);
     targets.push({ label: 'nginx', proc: ng, port: ng.port, runs: [] });
@@ -290,7 +296,30 @@ server { listen ${HOST}:${port}; location / { proxy_pass http://b; proxy_http_ve
     const proc = await startMeshgate(label, path.resolve(repo), flags.split(' ').filter(Boolean), backend.port);
     targets.push({ label, proc, port: proc.port, runs: [] });
   }
-  for (let r = 0; r < rounds; r++) {
+  if (values.together) {
+    // All meshgate targets at once, on the same core, each with its own wrk: the kernel gives
+    // them equal CPU time, so whatever else the machine does hits them alike, and the one that
+    // needs less CPU per request serves more. Only the CPU per request and the ratios between
+    // targets mean anything here (each has half a core).
+    const mgs = targets.filter((t) => t.label !== 'nginx');
+    if (warmup > 0) await Promise.all(mgs.map((t) => wrk(t.port, warmup)));
+    for (let r = 0; r < rounds; r++) {
+      await quiet();
+      const cpu0 = mgs.map((t) => treeJiffies(t.proc.child.pid));
+      // wrk start order rotates each round, so no target is always started first.
+      const order = rotate(mgs.map((_, i) => i), r);
+      const xs = new Array(mgs.length);
+      await Promise.all(order.map(async (i) => (xs[i] = await wrk(mgs[i].port, duration))));
+      mgs.forEach((t, i) => {
+        const x = xs[i];
+        x.cpuUsPerReq = ((treeJiffies(t.proc.child.pid) - cpu0[i]) * (1e6 / TICK)) / x.requests;
+        x.others = 0;
+        t.runs.push(x);
+        process.stderr.write(`round ${r + 1} ${t.label.padEnd(14)} ${Math.round(x.requestsPerSec).toString().padStart(6)} req/s  p99 ${x.p99Ms.toFixed(2)}  cpu ${x.cpuUsPerReq.toFixed(1)} us/req\n`);
+      });
+    }
+  }
+  for (let r = 0; r < (values.together ? 0 : rounds); r++) {
     for (const t of rotate(targets, r + Number(values.offset))) {
       // As bench.mjs: a target's warm-up run comes right before its first measured run.
       if (r === 0 && warmup > 0) await wrk(t.port, warmup);
@@ -299,11 +328,20 @@ server { listen ${HOST}:${port}; location / { proxy_pass http://b; proxy_http_ve
       process.stderr.write(`round ${r + 1} ${t.label.padEnd(14)} ${Math.round(x.requestsPerSec).toString().padStart(6)} req/s  p50 ${x.p50Ms.toFixed(2)}  p99 ${x.p99Ms.toFixed(2)}  cpu ${x.cpuUsPerReq?.toFixed(1)} us/req  others ${x.others.toFixed(0)}%${x.upstreamHist ? `\n        ${x.upstreamHist}` : ''}${x.non2xx || x.socketErrorsTotal ? `  non2xx ${x.non2xx} sockerr ${x.socketErrorsTotal}` : ''}\n`);
     }
   }
-  const base = targets.find((t) => t.label === 'nginx');
+  const base = targets.find((t) => t.label === 'nginx' && t.runs.length);
   const med = (t, k) => median(t.runs.map((x) => x[k]));
+  // Paired ratios: each round measures every target back to back, so dividing within a round
+  // cancels most of the machine's slow drifts; the median of those ratios against the first
+  // meshgate target is the figure to quote for small differences.
+  const ref = targets.find((t) => t.label !== 'nginx');
+  const paired = (t, k) => {
+    const rs = t.runs.map((x, i) => x[k] / ref.runs[i][k]).filter(Number.isFinite).sort((a, b) => a - b);
+    const q = (p) => rs[Math.min(rs.length - 1, Math.floor(p * rs.length))];
+    return `${median(rs).toFixed(3)} [${q(0.25).toFixed(3)}-${q(0.75).toFixed(3)}]`;
+  };
   console.log(`\n${rounds} rounds x ${duration}s, wrk -t1 -c${conns}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log('target          req/s   p50 ms  p99 ms  cpu us/req  rps/nginx  p99/nginx  (rps per round; p99 per round)');
-  for (const t of targets) {
+  for (const t of targets.filter((x) => x.runs.length)) {
     const rps = med(t, 'requestsPerSec');
     const p99 = med(t, 'p99Ms');
     const rr = base && t !== base ? (rps / med(base, 'requestsPerSec')).toFixed(2) + 'x' : '-';
@@ -312,6 +350,13 @@ server { listen ${HOST}:${port}; location / { proxy_pass http://b; proxy_http_ve
       `${t.label.padEnd(14)} ${Math.round(rps).toString().padStart(6)}  ${med(t, 'p50Ms').toFixed(2).padStart(6)}  ${p99.toFixed(2).padStart(6)}  ${med(t, 'cpuUsPerReq').toFixed(1).padStart(10)}  ${rr.padStart(9)}  ${pr.padStart(9)}  ` +
         `(${t.runs.map((x) => Math.round(x.requestsPerSec)).join(' ')}; ${t.runs.map((x) => x.p99Ms.toFixed(1)).join(' ')})`,
     );
+  }
+  if (ref && targets.filter((t) => t.label !== 'nginx').length > 1) {
+    console.log(`\nper-round ratios to ${ref.label}, median [quartiles]:`);
+    for (const t of targets) {
+      if (t === ref || t.label === 'nginx') continue;
+      console.log(`${t.label.padEnd(14)} req/s ${paired(t, 'requestsPerSec')}  cpu/req ${paired(t, 'cpuUsPerReq')}  p99 ${paired(t, 'p99Ms')}`);
+    }
   }
 }
 
@@ -329,7 +374,7 @@ let code = 0;
 try {
   await main();
 } catch (err) {
-  console.error(`ERROR: ${err.message}`);
+  console.error(`ERROR: ${err.stack}`);
   code = 1;
 } finally {
   await Promise.all(procs.map((p) => stop(p)));

@@ -2,11 +2,14 @@
 // bench/cpuprofile-top.mjs: the functions that cost most in a `node --cpu-prof` profile.
 //
 //   node bench/cpuprofile-top.mjs FILE.cpuprofile [--top N] [--by self|total] [--from S] [--to S]
+//                                 [--min-busy P]
 //
 // Self time: samples whose top frame is the function. Total time: samples with the function
 // anywhere on the stack (counted once per sample, so recursion does not inflate it). Percentages
 // are of the busy samples ((idle) and (program) excluded; (garbage collector) is kept), within
-// the window --from..--to seconds after the profile started (to leave out start-up). Functions
+// the window --from..--to seconds after the profile started (to leave out start-up), and only in
+// the seconds where the process was busy at least P% of the time (--min-busy: under load, not
+// between runs). Functions
 // are keyed by name and location, so two closures of the same code count together.
 
 import fs from 'node:fs';
@@ -20,6 +23,7 @@ const { values, positionals } = parseArgs({
     by: { type: 'string', default: 'self' },
     from: { type: 'string', default: '0' },
     to: { type: 'string', default: 'Infinity' },
+    'min-busy': { type: 'string', default: '0' },
   },
 });
 if (positionals.length !== 1) {
@@ -39,6 +43,26 @@ const where = (cf) => {
 };
 const keyOf = (n) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame)}`.trim();
 
+// Busy share of each second, for --min-busy.
+const busyBySecond = new Map();
+{
+  let tt = prof.startTime;
+  for (let i = 0; i < prof.samples.length; i++) {
+    tt += prof.timeDeltas[i] ?? 0;
+    const s = Math.floor((tt - prof.startTime) / 1e6);
+    const name = byId.get(prof.samples[i]).callFrame.functionName;
+    const e = busyBySecond.get(s) ?? { busy: 0, all: 0 };
+    e.all++;
+    if (name !== '(idle)' && name !== '(program)') e.busy++;
+    busyBySecond.set(s, e);
+  }
+}
+const minBusy = Number(values['min-busy']) / 100;
+const busyEnough = (t) => {
+  const e = busyBySecond.get(Math.floor((t - prof.startTime) / 1e6));
+  return !e || e.busy >= minBusy * e.all;
+};
+
 const self = new Map();
 const total = new Map();
 let busy = 0;
@@ -48,7 +72,7 @@ const from = prof.startTime + Number(values.from) * 1e6;
 const to = prof.startTime + Number(values.to) * 1e6;
 for (let i = 0; i < prof.samples.length; i++) {
   t += prof.timeDeltas[i] ?? 0;
-  if (t < from || t > to) continue;
+  if (t < from || t > to || !busyEnough(t)) continue;
   // Each sample stands for the time until the next one.
   const dt = (prof.timeDeltas[i + 1] ?? 0) / 1000;
   const leaf = byId.get(prof.samples[i]);

@@ -262,7 +262,8 @@ class Exchange {
 
   start(): void {
     if (this.#action.timeoutMs > 0) this.#timer = setTimeout(() => this.#onTimeout(), this.#action.timeoutMs);
-    this.#res.once('close', () => {
+    // A response emits 'close' once: on() spares once()'s wrapper.
+    this.#res.on('close', () => {
       if (!this.#done) this.#finish(new DownstreamGone('downstream closed'));
     });
     // The client socket's inactivity timeout is the listener's streamIdleTimeout while a request
@@ -385,18 +386,26 @@ class Exchange {
       return true;
     }
     res.writeHead(status, out);
-    res.on('drain', resume);
+    this.#resume = resume;
     return true;
   }
 
   #status = 0;
   /** #trailersOnly: the response was sent whole with its headers; nothing more goes to the client. */
   #trailersOnly = false;
+  /** #resume restarts the upstream socket paused by backpressure; hooked to 'drain' when first needed. */
+  #resume: (() => void) | undefined;
+  #drainHooked = false;
 
   #onData(chunk: Buffer): boolean {
     if (this.#trailersOnly) return true;
     // Returning false pauses the upstream socket until the client drains (backpressure).
-    return this.#res.write(chunk);
+    if (this.#res.write(chunk)) return true;
+    if (!this.#drainHooked) {
+      this.#drainHooked = true;
+      this.#res.on('drain', this.#resume!);
+    }
+    return false;
   }
 
   /**

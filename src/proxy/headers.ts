@@ -13,14 +13,18 @@ export const HOP_BY_HOP = new Set([
   'proxy-authenticate', 'http2-settings', 'expect',
 ]);
 
+/** HOP_LENGTHS are the lengths of those names: most names are ruled out without hashing them. */
+const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
+
 /** isHopByHop tells a lower-case header name that must not be forwarded. */
 export function isHopByHop(lowerName: string): boolean {
-  return HOP_BY_HOP.has(lowerName);
+  return HOP_LENGTHS.has(lowerName.length) && HOP_BY_HOP.has(lowerName);
 }
 
 /** connectionTokens lists the extra hop-by-hop headers a Connection header names. */
 export function connectionTokens(value: string | undefined): string[] {
-  if (!value) return [];
+  // The usual values name no other header: no splitting (an upstream answers keep-alive each time).
+  if (!value || value === 'keep-alive' || value === 'close') return [];
   return value.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t && t !== 'close' && t !== 'keep-alive');
 }
 
