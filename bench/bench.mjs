@@ -949,6 +949,16 @@ async function startNginxProxy(id, backendPort, { workers, pin, listener = 'http
   return { proc, port };
 }
 
+/** The `node-undici` reference proxy (REFERENCE): Node's floor on the same machine. */
+async function startNodeUndici(id, backendPort, { pin }) {
+  const dir = makeDir(id);
+  const port = await freePort();
+  const script = path.join(REPO, 'bench', 'node-undici-proxy.mjs');
+  const proc = startProcess(id, process.execPath, [script, String(port), String(backendPort)], { pin, logFile: path.join(dir, 'out.log') });
+  await waitUntil(proc, 'proxied answer on /', servesBody(port), 10_000);
+  return { proc, port };
+}
+
 /** haproxy in http mode, reusing backend connections across client connections. */
 async function startHaproxy(id, backendPort, { threads, pin, listener = 'http', onTls }) {
   const dir = makeDir(id);
@@ -1565,6 +1575,13 @@ async function machineInfo() {
 // Command line and main
 
 const FAMILIES = ['nginx', 'haproxy', 'meshgate'];
+/**
+ * REFERENCE is the `node-undici` row: bench/node-undici-proxy.mjs, the least a Node proxy does
+ * with meshgate's building blocks (node:http in front, undici's Pool behind), on one pinned core.
+ * It is the platform's floor in the same run: what separates it from nginx is Node's, what
+ * separates meshgate from it is meshgate's. Plaintext HTTP/1.1 only.
+ */
+const REFERENCE = 'node-undici';
 
 /**
  * The kinds of rows, in table order; each proxy family gets each (or those in `families`).
@@ -1576,13 +1593,13 @@ const FAMILIES = ['nginx', 'haproxy', 'meshgate'];
  * together (plain = the plaintext HTTP/1.1 rows). path: what the load asks for.
  */
 const VARIANTS = [
-  { suffix: '', group: 'plain', server: '', listener: 'http', load: 'wrk', allCores: false },
+  { suffix: '', group: 'plain', server: '', listener: 'http', load: 'wrk', allCores: false, families: [...FAMILIES, REFERENCE] },
   { suffix: '-all', group: 'plain', server: '-all', listener: 'http', load: 'wrk', allCores: true },
   { suffix: '-tls', group: 'tls', server: '-tls', listener: 'tls', load: 'wrk', allCores: false },
   { suffix: '-tls-handshake', group: 'tls', server: '-tls', listener: 'tls', load: 'wrk-close', allCores: false },
   { suffix: '-h2', group: 'h2', server: '-tls', listener: 'tls', load: 'h2load', allCores: false },
   { suffix: '-h2c', group: 'h2', server: '-h2c', listener: 'h2c', load: 'h2load', allCores: false },
-  { suffix: '-latency', group: 'latency', server: '', listener: 'http', load: 'hey', allCores: false, path: LATENCY_PATH, families: ['direct', ...FAMILIES] },
+  { suffix: '-latency', group: 'latency', server: '', listener: 'http', load: 'hey', allCores: false, path: LATENCY_PATH, families: ['direct', ...FAMILIES, REFERENCE] },
   { suffix: '-mtls', group: 'mtls', server: '-mtls', listener: 'http', upstream: 'mtls', load: 'wrk', allCores: false, families: ['nginx', 'meshgate'] },
   { suffix: '-mtls-handshake', group: 'mtls', server: '-mtls', listener: 'http', upstream: 'mtls', load: 'wrk', allCores: false, path: HANDSHAKE_PATH, families: ['nginx', 'meshgate'] },
 ];
@@ -1618,12 +1635,13 @@ const USAGE = `usage: node bench/bench.mjs [options]
   --warmup S              seconds of the warm-up run before a target's first measurement (default 2)
   --quick                 1 round of 3 s (warm-up 1 s): a smoke test, not a result
   --only LIST             comma-separated targets, families or groups:
-                            targets:  ${VARIANTS.slice(0, 2).flatMap((v) => FAMILIES.map((f) => rowId(f, v))).join(', ')},
+                            targets:  ${VARIANTS.slice(0, 2).flatMap((v) => FAMILIES.map((f) => rowId(f, v))).join(', ')}, ${REFERENCE},
                                       ${VARIANTS.slice(2, 4).flatMap((v) => FAMILIES.map((f) => rowId(f, v))).join(', ')},
                                       ${VARIANTS.slice(4, 6).flatMap((v) => FAMILIES.map((f) => rowId(f, v))).join(', ')},
                                       ${VARIANTS[6].families.map((f) => rowId(f, VARIANTS[6])).join(', ')},
                                       ${VARIANTS.slice(7).flatMap((v) => v.families.map((f) => rowId(f, v))).join(', ')}
                             families: ${FAMILIES.join(', ')} (every row of that proxy)
+                                      (${REFERENCE}: Node's floor, bench/node-undici-proxy.mjs)
                             groups:   plain (HTTP/1.1 rows), tls (-tls, -tls-handshake), h2 (-h2, -h2c),
                                       latency (direct, -latency), mtls (-mtls, -mtls-handshake),
                                       ca (the mesh CA's issuance, bench/ca.mjs),
@@ -1658,7 +1676,7 @@ function parseCli(argv) {
   const only = values.only
     ? values.only.split(',').map((s) => s.trim()).filter(Boolean)
     : null;
-  const known = [...TARGET_IDS, ...FAMILIES, ...GROUPS];
+  const known = [...TARGET_IDS, ...FAMILIES, REFERENCE, ...GROUPS];
   for (const name of only ?? []) {
     if (!known.includes(name)) {
       throw new UsageError(`--only: unknown target "${name}" (known: ${TARGET_IDS.join(', ')}; families ${FAMILIES.join(', ')}; groups ${GROUPS.join(', ')})`);
@@ -1692,6 +1710,7 @@ export function defineTargets(only, pinning) {
     nginx: { one: '1 worker, core 0', all: '2 workers, all cores' },
     haproxy: { one: 'nbthread 1, core 0', all: 'nbthread 2, all cores' },
     meshgate: { one: '1 process, core 0', all: '--workers 2, all cores' },
+    [REFERENCE]: { one: pinning ? 'node:http + undici, core 0' : 'node:http + undici' },
     direct: { one: pinning ? 'backend twin, core 0' : 'backend twin' },
   };
   const starters = {
@@ -1706,6 +1725,7 @@ export function defineTargets(only, pinning) {
         : startNginxProxy(id, backend.port, { workers: all ? 2 : 1, pin: all ? null : pin, ...o }),
     haproxy: (id, backend, all, o) => startHaproxy(id, backend.port, { threads: all ? 2 : 1, pin: all ? null : pin, ...o }),
     meshgate: (id, backend, all, o) => startMeshgate(id, backend.port, { workers: all ? 2 : null, pin: all ? null : pin, ...o }),
+    [REFERENCE]: (id, backend) => startNodeUndici(id, backend.port, { pin }),
   };
   const rows = VARIANTS.flatMap((v) => (v.families ?? FAMILIES).map((family) => ({ v, family, id: rowId(family, v) })));
   let chosen = new Set(rows.map((r) => r.id));
@@ -2059,7 +2079,7 @@ async function main(argv) {
   const { ca, scale, otherFailures } = await runOtherBenches(others, opts);
   const byId = new Map(targets.filter(measured).map((t) => [t.id, t]));
   console.log(`\nIssue #5's targets, from this run${opts.quick ? ' (QUICK: indicative only)' : ''}:`);
-  printRows(['figure', 'measured', 'goal', 'verdict'], targetRows(byId, scale, ca));
+  printRows(['figure', 'measured', 'goal', 'verdict', 'node-undici (floor)'], targetRows(byId, scale, ca));
   if (opts.json) writeJson(opts.json, { date, machine, opts, pinning, targets, mtlsRootSource, ca, scale });
 
   const failed = [...targets.filter((t) => t.status === 'failed').map((t) => t.id), ...otherFailures];

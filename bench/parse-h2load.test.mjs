@@ -256,13 +256,16 @@ test('nearest-rank percentile', () => {
 
 test('--only takes targets, families and groups; TLS rows of a proxy share its server', () => {
   const ids = (only) => defineTargets(only, true).targets.map((t) => t.id);
-  assert.equal(ids(null).length, 26); // 18 + direct and 3 -latency rows + 4 mTLS rows (parse-hey.test.mjs)
+  assert.equal(ids(null).length, 28); // 18 + direct and 3 -latency rows + 4 mTLS rows (parse-hey.test.mjs) + node-undici's 2
   assert.deepEqual(ids(['h2']), ['nginx-h2', 'haproxy-h2', 'meshgate-h2', 'nginx-h2c', 'haproxy-h2c', 'meshgate-h2c']);
   assert.deepEqual(ids(['tls']), [
     'nginx-tls', 'haproxy-tls', 'meshgate-tls',
     'nginx-tls-handshake', 'haproxy-tls-handshake', 'meshgate-tls-handshake',
   ]);
-  assert.deepEqual(ids(['plain']), ['nginx', 'haproxy', 'meshgate', 'nginx-all', 'haproxy-all', 'meshgate-all']);
+  assert.deepEqual(ids(['plain']), ['nginx', 'haproxy', 'meshgate', 'node-undici', 'nginx-all', 'haproxy-all', 'meshgate-all']);
+  // the reference proxy (Node's floor) has a plaintext row and a latency row, on one server
+  assert.deepEqual(ids(['node-undici']), ['node-undici', 'direct', 'node-undici-latency']);
+  assert.equal(defineTargets(['node-undici'], true).servers.filter((s) => s.family === 'node-undici').length, 1);
   assert.deepEqual(ids(['meshgate']), [
     'meshgate', 'meshgate-all', 'meshgate-tls', 'meshgate-tls-handshake', 'meshgate-h2', 'meshgate-h2c',
     'direct', 'meshgate-latency', 'meshgate-mtls', 'meshgate-mtls-handshake', // direct: the latency row's baseline

@@ -272,7 +272,7 @@ test('latency added: per-round differences with direct, median over rounds, targ
 
 test('--only latency and mtls bring their baselines; rows share the servers they should', () => {
   const ids = (only) => defineTargets(only, true).targets.map((t) => t.id);
-  assert.deepEqual(ids(['latency']), ['direct', 'nginx-latency', 'haproxy-latency', 'meshgate-latency']);
+  assert.deepEqual(ids(['latency']), ['direct', 'nginx-latency', 'haproxy-latency', 'meshgate-latency', 'node-undici-latency']);
   assert.deepEqual(ids(['meshgate-latency']), ['direct', 'meshgate-latency']);
   assert.deepEqual(ids(['mtls']), ['nginx', 'meshgate', 'nginx-mtls', 'meshgate-mtls', 'nginx-mtls-handshake', 'meshgate-mtls-handshake']);
   assert.deepEqual(ids(['meshgate-mtls-handshake']), ['meshgate-mtls-handshake']);
@@ -287,5 +287,5 @@ test('--only latency and mtls bring their baselines; rows share the servers they
   assert.equal(byId.get('meshgate-mtls-handshake').server, byId.get('meshgate-mtls').server);
   assert.equal(byId.get('meshgate-mtls').server.upstream, 'mtls');
   assert.equal(byId.get('meshgate-mtls-handshake').path, '/handshake');
-  assert.deepEqual(servers.map((s) => s.id), ['nginx', 'meshgate', 'direct', 'haproxy', 'nginx-mtls', 'meshgate-mtls']);
+  assert.deepEqual(servers.map((s) => s.id), ['nginx', 'meshgate', 'direct', 'haproxy', 'node-undici', 'nginx-mtls', 'meshgate-mtls']);
 });

@@ -33,3 +33,20 @@ test('a route lookup that grows with the virtual hosts is MISSED', () => {
   const scale = { virtualServices: 10000, upstreams: 10000, lookupNsPerOp: { 10: { mixed: 100 }, 10000: { mixed: 900 } } };
   assert.equal(verdicts(targetRows(new Map(), scale, null))['5. route lookup, 10,000 vs 10 virtual hosts'], 'MISSED');
 });
+
+test('the node-undici floor is shown beside the figures it applies to, blank elsewhere', () => {
+  const rows = new Map([
+    ['meshgate', { vsNginx: { requestsPerSecRatio: 0.37, p99Ratio: 5.5 } }],
+    ['node-undici', { vsNginx: { requestsPerSecRatio: 0.47, p99Ratio: 3.9 } }],
+    ['node-undici-latency', { latency: { p99AddedMs: 0.8 } }],
+  ]);
+  const out = targetRows(rows, null, null);
+  const floor = Object.fromEntries(out.map((r) => [r[0], r[4]]));
+  assert.equal(floor['1. one core: req/s vs nginx'], '0.47x');
+  assert.equal(floor['1. one core: p99 vs nginx'], '3.90x');
+  assert.equal(floor['3. p99 added at 1,000 req/s, 1 kB'], '0.8 ms');
+  assert.equal(floor['2. all cores: req/s vs nginx'], '');
+  assert.ok(out.every((r) => r.length === 5));
+  // without a node-undici row the floor is '-', and the verdicts are meshgate's alone
+  assert.equal(targetRows(new Map([['meshgate', rows.get('meshgate')]]), null, null)[0][4], '-');
+});
