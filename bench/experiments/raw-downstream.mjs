@@ -1,4 +1,15 @@
-// Experiment: net sockets + Node's own llhttp (HTTPParser from _http_common) downstream, undici upstream.
+#!/usr/bin/env node
+// bench/experiments/raw-downstream.mjs: an EXPERIMENT, not used by meshgate or by `npm run bench`.
+//
+//   node bench/experiments/raw-downstream.mjs LISTEN_PORT BACKEND_PORT
+//
+// Issue #5 asks to consider "writing the downstream side on net sockets with Node's own HTTP
+// parser". This is the least such a proxy does, to measure what it could gain over node:http
+// before anyone builds it: net.Server, Node's llhttp binding (HTTPParser from the undocumented
+// `_http_common` module) fed from 'data' events, the response head written as one string, and
+// the same undici Pool behind as bench/node-undici-proxy.mjs. It is NOT safe: no limits, no
+// timeouts, no request bodies, no keep-alive rules, no chunked responses, no error replies.
+// Results and method: docs/performance.md, "What stands in the way".
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { STATUS_CODES } from 'node:http';
