@@ -170,7 +170,7 @@ async function startMeshgate(label, repo, nodeFlags, backendPort) {
   if (values.keep) fs.mkdirSync(values.keep, { recursive: true });
   const p = start(label, process.execPath, [
     ...nodeFlags, bin, 'up', '--data-dir', path.join(dir, 'data'), '--http-port', String(httpPort), '--https-port', String(httpsPort),
-    '--admin-port', String(adminPort), '--control-port', String(controlPort), '--ca-port', String(caPort),
+    '--admin-port', String(adminPort), '--control-port', String(controlPort), '--ca-port', String(caPort), '--workers', '1',
   ], { pin: 0, log });
   await waitFor(`${label} /ready`, async () => (await get(adminPort, '/ready')).status === 200);
   fs.writeFileSync(`${dir}/route.yaml`, routeYaml(backendPort));

@@ -1110,7 +1110,8 @@ async function startMeshgate(id, backendPort, { workers, pin, listener = 'http',
     // Both meshgate targets run at once: each needs its own CA port too.
     '--ca-port', String(caPort),
   ];
-  if (workers) args.push('--workers', String(workers));
+  // The one-process rows say so: `up` forks one worker per core by default.
+  args.push('--workers', String(workers ?? 1));
   const proc = startProcess(id, process.execPath, args, { pin, logFile: path.join(dir, 'output.log') });
   try {
     await waitUntil(proc, '200 on admin /ready', async () => (await httpGet(adminPort, '/ready')).status === 200, 30_000);

@@ -300,7 +300,7 @@ async function measureUp(nVs, nUs, applies, log, cpuProfDir, workers) {
     const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProfDir)] : [];
     child = spawn(process.execPath, [...nodeArgs, MESHGATE_BIN, 'up', '--data-dir', dataDir, '--http-port', String(httpPort), '--https-port', String(httpsPort),
       '--admin-port', String(adminPort), '--control-port', String(controlPort), '--ca-port', String(caPort),
-      ...(workers > 1 ? ['--workers', String(workers)] : [])], { stdio: ['ignore', fd, fd] });
+      '--workers', String(workers)], { stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
     let exited = null;
     child.once('exit', (code, sig) => (exited = `exited (${sig ?? code})`));

@@ -2,6 +2,7 @@
  * The meshgate CLI: argument parsing only; each command's work lives in commands/. Errors a
  * user can act on are printed as one `Error: …` line (plus details) with exit code 1.
  */
+import { availableParallelism } from 'node:os';
 import { Command, Option, InvalidArgumentError } from 'commander';
 import { CliError } from './errors.js';
 import { GatewayError } from '../errors.js';
@@ -28,6 +29,11 @@ function positiveInt(name: string) {
     if (!/^[0-9]+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
     return n;
   };
+}
+
+/** defaultWorkers is one proxy process per core the process may use, within --workers' bounds. */
+function defaultWorkers(): number {
+  return Math.min(64, Math.max(1, availableParallelism()));
 }
 
 function workerCount(v: string): number {
@@ -77,7 +83,8 @@ export function buildProgram(): Command {
     .option('--istio-meta-cluster-id <id>', 'cluster ID (accepted like the Helm value; informational on one machine)')
     .option('--istio-meta-mesh-id <id>', 'mesh ID (accepted like the Helm value; informational on one machine)')
     .option('--demo', 'also run the mesh example: httpbin on 8000 behind a sidecar, mesh-wide STRICT, auto-mTLS', false)
-    .option('--workers <n>', 'proxy processes sharing the ports (one per core is fastest)', workerCount, 1)
+    // One proxy process per core by default, as Envoy's --concurrency defaults to the hardware threads.
+    .option('--workers <n>', 'proxy processes sharing the ports: one per core by default; 1 serves from this process', workerCount, defaultWorkers())
     .action(async (o) => up(o));
 
   withControlPlane(

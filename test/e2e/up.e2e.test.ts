@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli, type Background } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
@@ -63,6 +63,10 @@ test('up --demo serves the mesh example: /headers answers 200 with the gatewayâ€
   const body = (await res.json()) as { headers: Record<string, string[]> };
   assert.match(body.headers['X-Forwarded-Client-Cert']![0]!, /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/gloo-system\/sa\/gateway-proxy$/);
   assert.match(up.output(), /virtualservice\.gateway\.solo\.io\/httpbin created/);
+  // No --workers: one proxy process per core (as Envoy's --concurrency), this process alone on one core.
+  const cores = Math.min(64, availableParallelism());
+  if (cores > 1) assert.match(up.output(), new RegExp(`is up; data directory [^\n]*; ${cores} proxy workers$`, 'm'));
+  else assert.doesNotMatch(up.output(), /proxy workers/);
   assert.match(up.output(), /peerauthentication\.security\.istio\.io\/test created/);
   assert.equal(await up.stop('SIGTERM'), 0);
   // The demo's httpbin and sidecar went away with it.
