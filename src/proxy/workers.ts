@@ -13,6 +13,7 @@ import type { ProxyHandle } from './handle.js';
 import type { MeshCredential } from './upstream/mesh-tls.js';
 import { createSecureContext } from 'node:tls';
 import { namedSecrets, type TlsSecret } from './tls/secret-source.js';
+import { setTicketKeySeed, ticketKeySeed } from './tls/ticket-keys.js';
 import { applyDelta, snapshotDelta, type SnapshotDelta } from './snapshot-delta.js';
 
 /** WorkerMessage is everything primary and workers say to each other. */
@@ -31,7 +32,9 @@ type ToWorker =
   | { t: 'drain'; ms: number }
   | { t: 'credential'; identity: string; certChainPem: string; rootPem: string; keyPem: string }
   /** secrets are the TLS Secrets the snapshot of that version names; sent just before it, never logged. */
-  | { t: 'secrets'; version: string; secrets: WorkerSecret[] };
+  | { t: 'secrets'; version: string; secrets: WorkerSecret[] }
+  /** ticketSeed is the secret the TLS session ticket keys derive from (tls/ticket-keys.ts); sent once, before any snapshot. */
+  | { t: 'ticket-seed'; seed: string };
 /** WorkerSecret is one TLS Secret sent to workers over the IPC pipe (never written anywhere). */
 interface WorkerSecret extends TlsSecret {
   readonly namespace: string;
@@ -82,6 +85,8 @@ export class WorkerPool implements ProxyHandle {
             const onMessage = (m: FromWorker) => {
               if (m.t !== 'ready') return;
               w.off('message', onMessage);
+              // Before any snapshot: the worker builds its TLS contexts with the same ticket keys as every other.
+              w.send({ t: 'ticket-seed', seed: ticketKeySeed().toString('base64') } satisfies ToWorker);
               resolve();
             };
             w.on('message', onMessage);
@@ -224,6 +229,9 @@ export function runProxyWorker(opts: ProxyOptions): Promise<void> {
       switch (m.t) {
         case 'secrets':
           incoming.set(m.version, new Map(m.secrets.map((x) => [`${x.namespace}/${x.name}`, x])));
+          break;
+        case 'ticket-seed':
+          setTicketKeySeed(Buffer.from(m.seed, 'base64'));
           break;
         case 'snapshot':
         case 'delta': {

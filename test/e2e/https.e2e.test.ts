@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { runCli, runCommand, startCli, type Background } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
@@ -94,6 +95,32 @@ async function curlHttps(cp: string[], path: string) {
   ]);
 }
 
+/**
+ * tlsExchange makes one HTTPS/1.1 request on a new connection, offering session if given, and
+ * tells whether the session was resumed and the session (ticket) the server sent.
+ */
+function tlsExchange(port: number, session?: Buffer): Promise<{ reused: boolean; session: Buffer }> {
+  return new Promise((resolve, reject) => {
+    let ticket: Buffer | undefined;
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername: HOST, ca: ca.certPem, ALPNProtocols: ['http/1.1'], ...(session ? { session } : {}) });
+    socket.on('session', (s: Buffer) => (ticket = s));
+    socket.on('error', reject);
+    let reused = false;
+    socket.once('secureConnect', () => {
+      reused = socket.isSessionReused();
+      socket.write(`GET /get HTTP/1.1\r\nhost: ${HOST}\r\nconnection: close\r\n\r\n`);
+    });
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+    socket.on('close', () => {
+      if (!reply.startsWith('HTTP/1.1 200')) return reject(new Error(`no 200: ${reply.slice(0, 80)}`));
+      const s = ticket ?? session;
+      if (!s) return reject(new Error('the server sent no session ticket'));
+      resolve({ reused, session: s });
+    });
+  });
+}
+
 test('a Secret and a VirtualService with sslConfig serve httpbin over HTTPS; the key never comes back out', async () => {
   const { cp, dataDir, ports } = await startUp('single');
   await applyHttps(cp);
@@ -148,6 +175,14 @@ test('with --workers 2 the Secret reaches every worker over IPC and HTTPS is ser
     const c = await curlHttps(cp, '/get');
     assert.equal(c.stdout.trim().split('\n').at(-1), '200', c.stderr);
   }
+  // Every worker issues and accepts tickets with the same keys (tls/ticket-keys.ts): a session
+  // from one connection resumes on every fresh one, whichever worker the kernel gives it to.
+  const port = Number(/:(\d+)$/.exec((await runCli(['proxy', 'url', '--name', 'gateway-proxy', '--port', 'https', ...cp])).stdout.trim())![1]);
+  const session = await tlsExchange(port);
+  assert.equal(session.reused, false);
+  const resumed = [];
+  for (let i = 0; i < 16; i++) resumed.push((await tlsExchange(port, session.session)).reused);
+  assert.deepEqual(resumed, resumed.map(() => true));
   // Nothing of the key is ever logged.
   assert.doesNotMatch(up.output(), /PRIVATE KEY|BEGIN CERTIFICATE/);
   assert.ok(!up.output().includes(Buffer.from(site.keyPem).toString('base64').slice(0, 40)));

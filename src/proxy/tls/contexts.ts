@@ -12,7 +12,8 @@
  * A runtime is reused as long as neither the listener's TLS nor its material changed, so a
  * snapshot that only changes routes keeps the contexts, and with them the session ticket keys.
  * When anything changes, the new contexts get new ticket keys: a session begun under the old
- * settings (another client CA, say) cannot resume under the new ones.
+ * settings (another client CA, say) cannot resume under the new ones. The keys derive from the
+ * runtime (ticket-keys.ts), so every proxy worker holds the same ones.
  */
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { constants, createHash } from 'node:crypto';
@@ -21,6 +22,7 @@ import type * as ir from '../../ir/index.js';
 import { canonicalJson } from '../../ir/version.js';
 import type { SecretSource } from './secret-source.js';
 import { TlsMaterialError } from './errors.js';
+import { ticketKeys } from './ticket-keys.js';
 
 /** ListenerTlsRuntime is what an HTTPS listener serves with. */
 export interface ListenerTlsRuntime {
@@ -92,8 +94,11 @@ function context(listener: string, what: string, o: SecureContextOptions): Secur
   }
 }
 
-/** build makes the runtime of one listener from its TLS and loaded material. */
-function build(l: ir.Listener, tls: ir.ListenerTls, m: { certs: Material[]; ca?: string }): ListenerTlsRuntime {
+/**
+ * build makes the runtime of one listener from its TLS and loaded material; digest names that
+ * runtime (its ticket keys derive from it, ticket-keys.ts).
+ */
+function build(l: ir.Listener, tls: ir.ListenerTls, m: { certs: Material[]; ca?: string }, digest: string): ListenerTlsRuntime {
   const settings: SecureContextOptions = {
     ...(m.ca !== undefined ? { ca: m.ca } : {}),
     ...(tls.minVersion ? { minVersion: VERSIONS[tls.minVersion] } : {}),
@@ -101,7 +106,8 @@ function build(l: ir.Listener, tls: ir.ListenerTls, m: { certs: Material[]; ca?:
     ...(tls.ciphers?.length ? { ciphers: tls.ciphers.join(':') } : {}),
     ...(tls.ecdhCurves?.length ? { ecdhCurve: tls.ecdhCurves.join(':') } : {}),
     // Without tickets, and with no session cache (Node keeps none unless asked), nothing resumes.
-    ...(tls.sessionResumption ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
+    // With them, every worker holds the same keys for this runtime, so a session resumes on any.
+    ...(tls.sessionResumption ? { ticketKeys: ticketKeys(`${l.name}/${digest}`) } : { secureOptions: constants.SSL_OP_NO_TICKET }),
   };
   // Built first so that settings OpenSSL refuses (an unknown cipher or curve) are named as such.
   context(l.name, 'listener TLS settings', settings);
@@ -160,7 +166,7 @@ export class TlsContexts {
       // The key is a digest: the cache never holds material it does not need.
       const key = createHash('sha256').update(canonicalJson({ tls: l.tls, m })).digest('hex');
       const cached = this.#cache.get(l.name);
-      const entry = cached && cached.key === key ? cached : { key, rt: build(l, l.tls, m) };
+      const entry = cached && cached.key === key ? cached : { key, rt: build(l, l.tls, m, key) };
       next.set(l.name, entry);
       out.set(l.name, entry.rt);
     }
