@@ -47,7 +47,20 @@ function oneOfKeyword(keyword: 'exactlyOneOf' | 'atMostOneOf') {
 oneOfKeyword('exactlyOneOf');
 oneOfKeyword('atMostOneOf');
 
-const validators = new Map<string, ValidateFunction>(KINDS.map((k) => [k.kind, ajv.compile(k.schema)]));
+/**
+ * validators are compiled per kind on first use: compiling all of them costs every process that
+ * loads the CLI (each `meshgate get`, each proxy worker) a few hundred milliseconds it may not need.
+ */
+const validators = new Map<string, ValidateFunction>();
+
+function validatorOf(info: KindInfo): ValidateFunction {
+  let v = validators.get(info.kind);
+  if (!v) {
+    v = ajv.compile(info.schema);
+    validators.set(info.kind, v);
+  }
+  return v;
+}
 
 /** toFieldPath turns `/spec/routes/0/matchers` into `spec.routes[0].matchers`. */
 export function toFieldPath(instancePath: string, extra?: string): string {
@@ -119,7 +132,7 @@ export function parseResource(doc: unknown, namespaceOverride?: string): ParseRe
   if (typeof d.apiVersion !== 'string' || !info.apiVersions.includes(d.apiVersion)) {
     return { ok: false, kind: info.kind, name, namespace, issues: [{ path: 'apiVersion', message: `must be ${info.apiVersions.join(' or ')} for kind ${info.kind}` }] };
   }
-  const validate = validators.get(info.kind)!;
+  const validate = validatorOf(info);
   // Validation works on a copy with the namespace filled in, so defaults never leak into the input.
   // A namespace of the wrong type is kept so that it is reported rather than replaced by the default.
   const candidate = { ...d, metadata: { ...meta, namespace: namespaceOverride ?? meta.namespace ?? namespace } };

@@ -8,7 +8,7 @@ import { mkdtemp, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { runCli, runCommand, startCli, type Background } from '../helpers/cli.js';
+import { runCli, runCommand, startCli, upReady, type Background } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 import { createCa, tlsSecretYaml, type KeyPair, type TestCa } from '../helpers/tls-pki.js';
@@ -46,7 +46,7 @@ async function startUp(name: string, extra: string[] = []) {
     '--admin-port', String(ports.admin), '--control-port', String(ports.control), '--ca-port', String(ports.ca), ...extra,
   ]);
   procs.push(up);
-  await eventually(async () => assert.equal((await fetch(`http://127.0.0.1:${ports.admin}/ready`)).status, 200), { timeoutMs: 20_000 });
+  await upReady(up, ports.admin);
   return { up, ports, dataDir, cp: ['--control-plane', `http://127.0.0.1:${ports.control}`] };
 }
 

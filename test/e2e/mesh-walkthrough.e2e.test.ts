@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile, readFile, mkdir, copyFile, stat } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli, startCli, type Background } from '../helpers/cli.js';
+import { runCli, startCli, type Background, upReady } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -33,7 +33,7 @@ function startUp(extra: string[] = []): Background {
 }
 
 async function ready(): Promise<void> {
-  await eventually(async () => assert.equal((await fetch(`http://127.0.0.1:${ports.admin}/ready`)).status, 200), { timeoutMs: 20_000 });
+  await upReady(up, ports.admin);
 }
 
 interface Answer {

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startCli, type Background } from '../helpers/cli.js';
+import { runCli, startCli, upReady, type Background } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -38,7 +38,7 @@ async function startUp(extra: string[]) {
   const up = startCli(['up', '--data-dir', join(dir, 'data'), '--http-port', String(ports.http), '--https-port', String(await freePort()),
     '--admin-port', String(ports.admin), '--control-port', String(ports.control), '--ca-port', String(await freePort()), ...extra]);
   procs.push(up);
-  await eventually(async () => assert.equal((await fetch(`http://127.0.0.1:${ports.admin}/ready`)).status, 200), { timeoutMs: 20_000 });
+  await upReady(up, ports.admin);
   return { up, ports, dir, cp: ['--control-plane', `http://127.0.0.1:${ports.control}`] };
 }
 

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile, readFile, mkdir, copyFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli, runCommand, startCli, type Background } from '../helpers/cli.js';
+import { runCli, runCommand, startCli, type Background, upReady } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -28,10 +28,7 @@ function startUp(): Background {
 }
 
 async function ready(): Promise<void> {
-  await eventually(async () => {
-    const res = await fetch(`http://127.0.0.1:${ports.admin}/ready`);
-    assert.equal(res.status, 200);
-  }, { timeoutMs: 20_000 });
+  await upReady(up, ports.admin);
 }
 
 /** curlHeaders does what the walk-through does: curl -vik $(meshgate proxy url --name gateway-proxy)/headers. */

@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { eventually } from './eventually.js';
 
 /** BIN is the CLI under test, run from the checkout. */
 export const BIN = fileURLToPath(new URL('../../bin/meshgate', import.meta.url));
@@ -56,4 +58,20 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
       return exited;
     },
   };
+}
+
+/**
+ * upReady waits until a `meshgate up` answers /ready on its admin port. The wait is long: with
+ * one proxy worker per core by default, `up` forks processes that each load the CLI, and the
+ * test files run in parallel on a small CI machine. A failure carries up's output.
+ */
+export async function upReady(up: Background, adminPort: number): Promise<void> {
+  try {
+    await eventually(async () => {
+      assert.equal(up.child.exitCode, null, 'meshgate up exited');
+      assert.equal((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status, 200);
+    }, { timeoutMs: 60_000 });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- meshgate up's output ---\n${up.output()}`);
+  }
 }
