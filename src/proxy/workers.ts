@@ -33,7 +33,7 @@ type ToWorker =
   | { t: 'credential'; identity: string; certChainPem: string; rootPem: string; keyPem: string }
   /** secrets are the TLS Secrets the snapshot of that version names; sent just before it, never logged. */
   | { t: 'secrets'; version: string; secrets: WorkerSecret[] }
-  /** ticketSeed is the secret the TLS session ticket keys derive from (tls/ticket-keys.ts); sent once, before any snapshot. */
+  /** ticket-seed: the secret TLS session ticket keys derive from (tls/ticket-keys.ts); sent once, before any snapshot, never logged. */
   | { t: 'ticket-seed'; seed: string };
 /** WorkerSecret is one TLS Secret sent to workers over the IPC pipe (never written anywhere). */
 interface WorkerSecret extends TlsSecret {
