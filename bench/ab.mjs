@@ -33,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseWrk, median, rotate } from './bench.mjs';
+import { parseWrk, median, rotate, meshgateRouteYaml } from './bench.mjs';
 
 const HOST = '127.0.0.1';
 const BODY = 'meshgate-bench:' + 'x'.repeat(200 - 'meshgate-bench:'.length);
@@ -143,24 +143,6 @@ async function startNginx(name, body, pin) {
   return { ...p, port };
 }
 
-const routeYaml = (backendPort) => `apiVersion: gloo.solo.io/v1
-kind: Upstream
-metadata: {name: bench-backend, namespace: gloo-system}
-spec:
-  static:
-    hosts: [{addr: ${HOST}, port: ${backendPort}}]
----
-apiVersion: gateway.solo.io/v1
-kind: VirtualService
-metadata: {name: bench, namespace: gloo-system}
-spec:
-  virtualHost:
-    domains: ['*']
-    routes:
-    - matchers: [{prefix: /}]
-      routeAction: {single: {upstream: {name: bench-backend, namespace: gloo-system}}}
-`;
-
 async function startMeshgate(label, repo, nodeFlags, backendPort) {
   const dir = path.join(tmp, label);
   fs.mkdirSync(dir, { recursive: true });
@@ -173,7 +155,7 @@ async function startMeshgate(label, repo, nodeFlags, backendPort) {
     '--admin-port', String(adminPort), '--control-port', String(controlPort), '--ca-port', String(caPort), '--workers', '1',
   ], { pin: 0, log });
   await waitFor(`${label} /ready`, async () => (await get(adminPort, '/ready')).status === 200);
-  fs.writeFileSync(`${dir}/route.yaml`, routeYaml(backendPort));
+  fs.writeFileSync(`${dir}/route.yaml`, meshgateRouteYaml(backendPort));
   const r = await run(process.execPath, [bin, 'apply', '-f', `${dir}/route.yaml`, '--control-plane', `http://${HOST}:${controlPort}`]);
   if (r.code !== 0) throw new Error(`${label}: apply failed: ${r.out}`);
   await waitFor(`${label} routed /`, async () => (await get(httpPort)).body === BODY, 15_000);

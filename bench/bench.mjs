@@ -999,7 +999,7 @@ backend bench_backend
  * it on the gateway-proxy-ssl Gateway, the --https-port listener). No alpnProtocols: the bench
  * measures what meshgate offers by default.
  */
-function meshgateRouteYaml(backendPort, { tls = false } = {}) {
+export function meshgateRouteYaml(backendPort, { tls = false } = {}) {
   const b64 = (text) => Buffer.from(text).toString('base64');
   const secret = tls
     ? `apiVersion: v1
@@ -1421,6 +1421,20 @@ function printRows(header, rows) {
   for (const r of rows) console.log(line(r));
 }
 
+/** rateCells are the first cells of a wrk or h2load row: target, setup, req/s, spread, p50, p99, CPU %. */
+function rateCells(t) {
+  const s = t.summary;
+  return [
+    t.id,
+    t.setup,
+    fmtInt(s.requestsPerSec),
+    s.requestsPerSecSpreadPct === null ? '-' : `${fmt(s.requestsPerSecSpreadPct, 0)}%`,
+    fmt(s.p50Ms),
+    fmt(s.p99Ms),
+    fmt(s.cpuPct, 0),
+  ];
+}
+
 /** The main table: plaintext, TLS and HTTP/2 rows. */
 function printTable(targets) {
   const header = ['target', 'setup', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'CPU %', 'RSS MB', 'non-2xx', 'errors', 'req/s vs nginx', 'p99 vs nginx'];
@@ -1429,13 +1443,7 @@ function printTable(targets) {
     const s = t.summary;
     const v = t.vsNginx;
     return [
-      t.id,
-      t.setup,
-      fmtInt(s.requestsPerSec),
-      s.requestsPerSecSpreadPct === null ? '-' : `${fmt(s.requestsPerSecSpreadPct, 0)}%`,
-      fmt(s.p50Ms),
-      fmt(s.p99Ms),
-      fmt(s.cpuPct, 0),
+      ...rateCells(t),
       fmt(s.rssMB, 1),
       String(s.non2xxTotal),
       String(s.errorsTotal),
@@ -1502,13 +1510,7 @@ function printMtlsTable(targets, opts) {
     const s = t.summary;
     const m = t.mtls;
     return [
-      t.id,
-      t.setup,
-      fmtInt(s.requestsPerSec),
-      s.requestsPerSecSpreadPct === null ? '-' : `${fmt(s.requestsPerSecSpreadPct, 0)}%`,
-      fmt(s.p50Ms),
-      fmt(s.p99Ms),
-      fmt(s.cpuPct, 0),
+      ...rateCells(t),
       fmtInt(s.requestsPerCpuSecond),
       String(s.non2xxTotal),
       String(s.errorsTotal),

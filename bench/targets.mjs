@@ -24,6 +24,8 @@ const atLeast = (v, goal) => (v === null ? null : v >= goal);
 const atMost = (v, goal) => (v === null ? null : v <= goal);
 const f = (v, digits = 2) => (v === null ? '-' : v.toFixed(digits));
 const fi = (v) => (v === null ? '-' : Math.round(v).toLocaleString('en-US'));
+const ratio = (v) => (v === null ? '-' : `${f(v)}x`);
+const ms = (v) => (v === null ? '-' : `${f(v, 1)} ms`);
 
 /**
  * targetRows builds the summary: one row per figure, [target, measured, goal, verdict, floor].
@@ -41,23 +43,21 @@ export function targetRows(rows, scale, ca) {
   const rps1 = num(meshgate?.vsNginx?.requestsPerSecRatio);
   const p991 = num(meshgate?.vsNginx?.p99Ratio);
   const floor = rows.get('node-undici');
-  const ratio = (v) => (v === null ? '-' : `${f(v)}x`);
   out.push(['1. one core: req/s vs nginx', ratio(rps1), `>= ${GOALS.oneCoreRps}x`, verdict(atLeast(rps1, GOALS.oneCoreRps)), ratio(num(floor?.vsNginx?.requestsPerSecRatio))]);
   out.push(['1. one core: p99 vs nginx', ratio(p991), `<= ${GOALS.oneCoreP99}x`, verdict(atMost(p991, GOALS.oneCoreP99)), ratio(num(floor?.vsNginx?.p99Ratio))]);
   const rpsAll = num(all?.vsNginx?.requestsPerSecRatio);
-  out.push(['2. all cores: req/s vs nginx', rpsAll === null ? '-' : `${f(rpsAll)}x`, `>= ${GOALS.allCoresRps}x`, verdict(atLeast(rpsAll, GOALS.allCoresRps))]);
+  out.push(['2. all cores: req/s vs nginx', ratio(rpsAll), `>= ${GOALS.allCoresRps}x`, verdict(atLeast(rpsAll, GOALS.allCoresRps))]);
   const added = num(rows.get('meshgate-latency')?.latency?.p99AddedMs);
   const floorAdded = num(rows.get('node-undici-latency')?.latency?.p99AddedMs);
-  const ms = (v) => (v === null ? '-' : `${f(v, 1)} ms`);
   out.push(['3. p99 added at 1,000 req/s, 1 kB', ms(added), `<= ${GOALS.latencyAddedP99Ms} ms`, verdict(atMost(added, GOALS.latencyAddedP99Ms)), ms(floorAdded)]);
   const mtls = num(rows.get('meshgate-mtls')?.mtls?.vsPlaintext);
-  out.push(['4. pooled mTLS vs plaintext', mtls === null ? '-' : `${f(mtls)}x`, `>= ${GOALS.mtlsVsPlain}x`, verdict(atLeast(mtls, GOALS.mtlsVsPlain))]);
+  out.push(['4. pooled mTLS vs plaintext', ratio(mtls), `>= ${GOALS.mtlsVsPlain}x`, verdict(atLeast(mtls, GOALS.mtlsVsPlain))]);
   const hs = num(rows.get('meshgate-mtls-handshake')?.mtls?.upstreamTlsConnsPerSec);
   out.push(['4. new upstream mTLS connections (ECDSA P-256)', hs === null ? '-' : `${fi(hs)} handshakes/s`, '(reported)', '-']);
   const tr = num(scale?.translateMs);
   out.push([`5. full translation (${scaleSize(scale)})`, tr === null ? '-' : `${fi(tr)} ms`, `<= ${GOALS.translateMs} ms`, verdict(atMost(tr, GOALS.translateMs))]);
   const ap = num(scale?.applyP99Ms);
-  out.push(['5. one apply live on the proxy, p99', ap === null ? '-' : `${f(ap, 1)} ms`, `<= ${GOALS.applyP99Ms} ms`, verdict(atMost(ap, GOALS.applyP99Ms))]);
+  out.push(['5. one apply live on the proxy, p99', ms(ap), `<= ${GOALS.applyP99Ms} ms`, verdict(atMost(ap, GOALS.applyP99Ms))]);
   const rss = num(scale?.proxyRssMb);
   out.push(['5. proxy RSS with that config', rss === null ? '-' : `${fi(rss)} MB`, `<= ${GOALS.proxyRssMb} MB`, verdict(atMost(rss, GOALS.proxyRssMb))]);
   const small = num(scale?.lookupNsPerOp?.[10]?.mixed);
